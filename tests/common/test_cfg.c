@@ -1,0 +1,151 @@
+// Config helpers: defaults, strict errors naming the path, overrides, diff.
+#include "common/cfg.h"
+
+#include "common/error.h"
+#include "tests/check.h"
+
+typedef struct DemoConfig {
+    int steps;
+    double lr;
+    int use_bias;
+    char method[16];
+    char name[8];
+    int hidden[4];
+    int n_hidden;
+} DemoConfig;
+
+static const char *const methods[] = {"mtsac", "mhsac", "stl", NULL};
+
+static const CfgField demo_fields[] = {
+    CFG_F_INT("train.steps", DemoConfig, steps, 1, 2147483647, "steps"),
+    CFG_F_DOUBLE("agent.lr", DemoConfig, lr, 0.0, 1.0, "learning rate"),
+    CFG_F_BOOL("agent.bias", DemoConfig, use_bias, "bias"),
+    CFG_F_ENUM("agent.method", DemoConfig, method, methods, "method"),
+    CFG_F_STRING("name", DemoConfig, name, "name"),
+    CFG_F_INT_LIST("agent.actor.hidden", DemoConfig, hidden, n_hidden, 1, 2147483647, "widths"),
+};
+static const CfgSchema demo = {demo_fields, sizeof demo_fields / sizeof demo_fields[0]};
+
+static void defaults(DemoConfig *c) {
+    memset(c, 0, sizeof *c);
+    c->steps = 100;
+    c->lr = 3e-4;
+    c->use_bias = 1;
+    snprintf(c->method, sizeof c->method, "mtsac");
+    c->hidden[0] = c->hidden[1] = c->hidden[2] = 400;
+    c->n_hidden = 3;
+}
+
+static int apply_text(DemoConfig *c, const char *text, char *err, size_t err_sz) {
+    cJSON *root = cJSON_Parse(text);
+    CHECK(root != NULL);
+    int rc = cfg_apply_json(&demo, c, root, err, err_sz);
+    cJSON_Delete(root);
+    return rc;
+}
+
+static void partial_file_keeps_defaults(void) {
+    DemoConfig c;
+    defaults(&c);
+    char err[1024];
+    CHECK_EQ_INT(ERR_OK, apply_text(&c, "{\"train\": {\"steps\": 5}}", err, sizeof err));
+    CHECK_EQ_INT(5, c.steps);
+    CHECK_NEAR(3e-4, c.lr, 0);
+    CHECK_EQ_INT(3, c.n_hidden);
+}
+
+static void errors_name_path_and_value(void) {
+    DemoConfig c;
+    defaults(&c);
+    char err[2048];
+    int rc = apply_text(&c,
+        "{\"agent\": {\"actor\": {\"hidden\": [400, \"400\"]}, \"lr\": 2, \"method\": \"x\","
+        " \"typo\": 1}, \"train\": {\"steps\": 0}}",
+        err, sizeof err);
+    CHECK_EQ_INT(ERR_CONFIG, rc);
+    CHECK_STR_CONTAINS(err,
+        "config: agent.actor.hidden[1]: expected a positive integer, got \"400\"");
+    CHECK_STR_CONTAINS(err, "config: agent.lr: expected a number in [0, 1], got 2");
+    CHECK_STR_CONTAINS(err, "config: agent.method: expected one of \"mtsac\", \"mhsac\"");
+    CHECK_STR_CONTAINS(err, "config: agent.typo: unknown key");
+    CHECK_STR_CONTAINS(err, "config: train.steps: expected a positive integer, got 0");
+
+    // the rejected list leaves the previous value in place
+    CHECK_EQ_INT(3, c.n_hidden);
+}
+
+static void wrong_types_rejected(void) {
+    DemoConfig c;
+    defaults(&c);
+    char err[1024];
+    CHECK_EQ_INT(ERR_CONFIG, apply_text(&c, "{\"agent\": 3}", err, sizeof err));
+    CHECK_STR_CONTAINS(err, "config: agent: expected an object, got 3");
+    CHECK_EQ_INT(ERR_CONFIG, apply_text(&c, "{\"agent\": {\"bias\": 1}}", err, sizeof err));
+    CHECK_STR_CONTAINS(err, "agent.bias: expected true or false");
+    CHECK_EQ_INT(ERR_CONFIG, apply_text(&c, "{\"name\": \"far too long\"}", err, sizeof err));
+    CHECK_STR_CONTAINS(err, "name: string too long");
+    CHECK_EQ_INT(ERR_CONFIG, apply_text(&c, "{\"train\": {\"steps\": 1.5}}", err, sizeof err));
+    CHECK_EQ_INT(ERR_CONFIG, apply_text(&c, "[1]", err, sizeof err));
+}
+
+static void set_overrides_by_path(void) {
+    DemoConfig c;
+    defaults(&c);
+    char err[512];
+    CHECK_EQ_INT(ERR_OK, cfg_set(&demo, &c, "train.steps=77", err, sizeof err));
+    CHECK_EQ_INT(77, c.steps);
+    CHECK_EQ_INT(ERR_OK, cfg_set(&demo, &c, "agent.method=stl", err, sizeof err));
+    CHECK(strcmp(c.method, "stl") == 0);
+    CHECK_EQ_INT(ERR_OK, cfg_set(&demo, &c, "agent.actor.hidden=[64,32]", err, sizeof err));
+    CHECK_EQ_INT(2, c.n_hidden);
+    CHECK_EQ_INT(32, c.hidden[1]);
+    CHECK_EQ_INT(ERR_CONFIG, cfg_set(&demo, &c, "agent.nope=1", err, sizeof err));
+    CHECK_STR_CONTAINS(err, "agent.nope: unknown key");
+    CHECK_EQ_INT(ERR_ARG, cfg_set(&demo, &c, "train.steps", err, sizeof err));
+    CHECK_EQ_INT(ERR_CONFIG, cfg_set(&demo, &c, "train.steps=abc", err, sizeof err));
+    CHECK_STR_CONTAINS(err, "train.steps: expected a positive integer");
+}
+
+static void json_roundtrip_and_diff(void) {
+    DemoConfig a, b;
+    defaults(&a);
+    defaults(&b);
+    a.steps = 9;
+    snprintf(a.name, sizeof a.name, "run");
+    cJSON *j = cfg_to_json(&demo, &a);
+    char err[256];
+    CHECK_EQ_INT(ERR_OK, cfg_apply_json(&demo, &b, j, err, sizeof err));
+    cJSON_Delete(j);
+    CHECK(cfg_diff(&demo, &a, &b, NULL) == NULL);
+    b.lr = 0.1;
+    const CfgField *f = cfg_diff(&demo, &a, &b, NULL);
+    CHECK(f && strcmp(f->path, "agent.lr") == 0);
+    const char *ignore[] = {"agent.lr", NULL};
+    CHECK(cfg_diff(&demo, &a, &b, ignore) == NULL);
+}
+
+static void file_errors_name_file(void) {
+    DemoConfig c;
+    defaults(&c);
+    char dir[256], path[512], err[512];
+    check_tmpdir(dir, sizeof dir, "cfg");
+    snprintf(path, sizeof path, "%s/bad.json", dir);
+    FILE *fp = fopen(path, "w");
+    fputs("{\n  \"train\": {\n    \"steps\": ,\n  }\n}\n", fp);
+    fclose(fp);
+    CHECK_EQ_INT(ERR_CONFIG, cfg_load_file(&demo, &c, path, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "bad.json:3: invalid JSON");
+    CHECK_EQ_INT(ERR_IO, cfg_load_file(&demo, &c, "/nonexistent.json", err, sizeof err));
+    CHECK_STR_CONTAINS(err, "/nonexistent.json");
+    check_rmtree(dir);
+}
+
+int main(void) {
+    RUN_TEST(partial_file_keeps_defaults);
+    RUN_TEST(errors_name_path_and_value);
+    RUN_TEST(wrong_types_rejected);
+    RUN_TEST(set_overrides_by_path);
+    RUN_TEST(json_roundtrip_and_diff);
+    RUN_TEST(file_errors_name_file);
+    return check_summary();
+}
