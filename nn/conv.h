@@ -1,0 +1,63 @@
+// 2-D convolution on OpenBLAS sgemm through im2col, NCHW, PyTorch layout.
+//
+// Dimension letters: B batch, C input channels, F output channels (filters),
+// H x W input size, P x Q output size, K kernel size (square).
+// W is stored (F x C x K x K) as torch.nn.Conv2d does, so weights compare
+// one-to-one with PyTorch. For each image the input is unfolded into a column
+// matrix (C*K*K x P*Q) and the output is one sgemm: y (F x P*Q) = W col + b.
+// Zero padding is the same on all four sides. Like NnLinear, the layer owns
+// no memory: W, b, dW, db point into the owner's parameter and gradient
+// blocks, and the column scratch comes from the caller.
+#ifndef NN_CONV_H
+#define NN_CONV_H
+
+#include <stddef.h>
+
+#include "common/rng.h"
+
+typedef struct NnConv2d {
+    int n_in;      // C
+    int n_out;     // F
+    int kernel;    // K
+    int stride;
+    int pad;
+    float *w;      // (F x C x K x K) borrowed: owned by the network's parameter block
+    float *b;      // (F)             borrowed
+    float *dw;     // (F x C x K x K) borrowed: owned by the network's gradient block
+    float *db;     // (F)             borrowed
+} NnConv2d;
+
+// Floats a layer needs in a parameter block: F*C*K*K + F.
+size_t nn_conv2d_n_params(int n_in, int n_out, int kernel);
+
+// Points the layer's fields into the blocks (W first, then b). Asserts on
+// non-positive sizes, a stride below 1 or a negative padding.
+void nn_conv2d_bind(NnConv2d *conv, int n_in, int n_out, int kernel, int stride, int pad,
+                    float *params, float *grads);
+
+// Output length along one axis: (in + 2 pad - K) / stride + 1. Asserts that
+// the kernel fits the padded input.
+int nn_conv2d_out_size(const NnConv2d *conv, int in);
+
+// Floats of column scratch that forward and backward need for an H x W
+// input: C*K*K * P*Q.
+size_t nn_conv2d_scratch_size(const NnConv2d *conv, int H, int W);
+
+// PyTorch's default Conv2d init: W and b uniform in +-1/sqrt(C*K*K).
+void nn_conv2d_init(NnConv2d *conv, RngState *rng);
+
+// y (B x F x P x Q) = conv(x (B x C x H x W)) + b. col has room for at least
+// nn_conv2d_scratch_size floats.
+void nn_conv2d_forward(const NnConv2d *conv, const float *x, float *y, int B, int H, int W,
+                       float *col);
+
+// Given dy (B x F x P x Q): dW += sum_b dy_b col_b^T, db += sums of dy over
+// B, P and Q, and, when dx is not NULL, dx (B x C x H x W) is overwritten
+// with the input gradient.
+void nn_conv2d_backward(NnConv2d *conv, const float *x, const float *dy, float *dx, int B,
+                        int H, int W, float *col);
+
+// FLOPs of one forward pass over B images (2 * B * F * C*K*K * P*Q).
+double nn_conv2d_flops_forward(const NnConv2d *conv, int B, int H, int W);
+
+#endif

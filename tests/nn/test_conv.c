@@ -1,0 +1,173 @@
+// Conv2d: naive-loop agreement, finite-difference gradients, shapes.
+#include "nn/conv.h"
+
+#include <stdlib.h>
+
+#include "common/rng.h"
+#include "tests/check.h"
+#include "tests/nn/gradcheck.h"
+
+typedef struct ConvCase {
+    int C, F, K, S, pad, H, W, B;
+} ConvCase;
+
+static const ConvCase cases[] = {
+    {2, 3, 3, 1, 1, 5, 6, 2},   // same-size 3x3
+    {3, 2, 3, 2, 1, 7, 5, 2},   // strided, odd sizes
+    {2, 4, 1, 1, 0, 4, 3, 2},   // pointwise fast path
+    {1, 2, 5, 2, 2, 6, 6, 1},   // large kernel, padding 2
+    {2, 2, 2, 2, 0, 4, 6, 2},   // even kernel, no padding
+};
+
+typedef struct ConvFixture {
+    NnConv2d conv;
+    ConvCase c;
+    int P, Q;
+    float *params, *grads, *x, *y, *r, *dx, *col;
+    size_t n_x, n_y, n_params;
+} ConvFixture;
+
+static float *filled(size_t n, RngState *rng, float scale) {
+    float *v = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = (2.0f * rng_uniform_f(rng) - 1.0f) * scale;
+    }
+    return v;
+}
+
+static void fixture_init(ConvFixture *fx, const ConvCase *c, uint64_t seed) {
+    RngState rng;
+    rng_init(&rng, seed);
+    fx->c = *c;
+    fx->n_params = nn_conv2d_n_params(c->C, c->F, c->K);
+    fx->params = filled(fx->n_params, &rng, 0.5f);
+    fx->grads = calloc(fx->n_params, sizeof(float));
+    nn_conv2d_bind(&fx->conv, c->C, c->F, c->K, c->S, c->pad, fx->params, fx->grads);
+    fx->P = nn_conv2d_out_size(&fx->conv, c->H);
+    fx->Q = nn_conv2d_out_size(&fx->conv, c->W);
+    fx->n_x = (size_t)c->B * c->C * c->H * c->W;
+    fx->n_y = (size_t)c->B * c->F * fx->P * fx->Q;
+    fx->x = filled(fx->n_x, &rng, 1.0f);
+    fx->r = filled(fx->n_y, &rng, 1.0f);
+    fx->y = malloc(sizeof(float) * fx->n_y);
+    fx->dx = malloc(sizeof(float) * fx->n_x);
+    fx->col = malloc(sizeof(float) * nn_conv2d_scratch_size(&fx->conv, c->H, c->W));
+}
+
+static void fixture_deinit(ConvFixture *fx) {
+    free(fx->params);
+    free(fx->grads);
+    free(fx->x);
+    free(fx->y);
+    free(fx->r);
+    free(fx->dx);
+    free(fx->col);
+}
+
+// Direct six-loop convolution in double, the reference for the sgemm path.
+static double naive_output(const ConvFixture *fx, int b, int f, int p, int q) {
+    const ConvCase *c = &fx->c;
+    double s = (double)fx->conv.b[f];
+    for (int ch = 0; ch < c->C; ch++) {
+        for (int i = 0; i < c->K; i++) {
+            for (int j = 0; j < c->K; j++) {
+                int ih = p * c->S - c->pad + i, iw = q * c->S - c->pad + j;
+                if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W) {
+                    continue;
+                }
+                double wv = fx->conv.w[((f * c->C + ch) * c->K + i) * c->K + j];
+                s += wv * (double)fx->x[((b * c->C + ch) * c->H + ih) * c->W + iw];
+            }
+        }
+    }
+    return s;
+}
+
+static double conv_loss(void *ctx) {
+    ConvFixture *fx = ctx;
+    nn_conv2d_forward(&fx->conv, fx->x, fx->y, fx->c.B, fx->c.H, fx->c.W, fx->col);
+    return gradcheck_dot(fx->r, fx->y, fx->n_y);
+}
+
+static void forward_matches_naive_loops(void) {
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ConvFixture fx;
+        fixture_init(&fx, &cases[k], 10 + k);
+        conv_loss(&fx);
+        double worst = 0.0;
+        for (int b = 0; b < fx.c.B; b++) {
+            for (int f = 0; f < fx.c.F; f++) {
+                for (int p = 0; p < fx.P; p++) {
+                    for (int q = 0; q < fx.Q; q++) {
+                        double ref = naive_output(&fx, b, f, p, q);
+                        double got = fx.y[((b * fx.c.F + f) * fx.P + p) * fx.Q + q];
+                        worst = fmax(worst, fabs(ref - got));
+                    }
+                }
+            }
+        }
+        CHECK_MSG(worst < 1e-5, "case %zu: max abs diff %.3g", k, worst);
+        fixture_deinit(&fx);
+    }
+}
+
+static void gradients_match_finite_differences(void) {
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ConvFixture fx;
+        fixture_init(&fx, &cases[k], 20 + k);
+        conv_loss(&fx);
+        nn_conv2d_backward(&fx.conv, fx.x, fx.r, fx.dx, fx.c.B, fx.c.H, fx.c.W, fx.col);
+        double e_w = gradcheck("dW", conv_loss, &fx, fx.params, fx.grads, fx.n_params, 1e-2f,
+                               1e-3, 1e-3);
+        double e_x = gradcheck("dx", conv_loss, &fx, fx.x, fx.dx, fx.n_x, 1e-2f, 1e-3, 1e-2);
+        fprintf(stderr, "  case %zu: max rel err dW %.2g dx %.2g\n", k, e_w, e_x);
+        fixture_deinit(&fx);
+    }
+}
+
+// Backward accumulates into dW and db, so two calls give twice the gradient.
+static void backward_accumulates_weight_grads(void) {
+    ConvFixture fx;
+    fixture_init(&fx, &cases[0], 30);
+    conv_loss(&fx);
+    nn_conv2d_backward(&fx.conv, fx.x, fx.r, NULL, fx.c.B, fx.c.H, fx.c.W, fx.col);
+    float *once = malloc(sizeof(float) * fx.n_params);
+    memcpy(once, fx.grads, sizeof(float) * fx.n_params);
+    nn_conv2d_backward(&fx.conv, fx.x, fx.r, NULL, fx.c.B, fx.c.H, fx.c.W, fx.col);
+    double worst = 0.0;
+    for (size_t i = 0; i < fx.n_params; i++) {
+        worst = fmax(worst, fabs((double)fx.grads[i] - 2.0 * (double)once[i]));
+    }
+    CHECK(worst < 1e-5);
+    free(once);
+    fixture_deinit(&fx);
+}
+
+static void sizes_and_init_bounds(void) {
+    NnConv2d conv;
+    float params[3 * 2 * 9 + 3], grads[3 * 2 * 9 + 3];
+    CHECK_EQ_INT(3 * 2 * 9 + 3, nn_conv2d_n_params(2, 3, 3));
+    nn_conv2d_bind(&conv, 2, 3, 3, 2, 1, params, grads);
+    CHECK_EQ_INT(18, nn_conv2d_out_size(&conv, 36));
+    CHECK_EQ_INT(4, nn_conv2d_out_size(&conv, 7));
+    CHECK_EQ_INT(2 * 9 * 18 * 18, nn_conv2d_scratch_size(&conv, 36, 36));
+    CHECK_NEAR(2.0 * 5 * 3 * 18 * (18 * 18), nn_conv2d_flops_forward(&conv, 5, 36, 36), 1.0);
+
+    RngState rng;
+    rng_init(&rng, 1);
+    nn_conv2d_init(&conv, &rng);
+    float bound = 1.0f / sqrtf(18.0f);
+    int inside = 1;
+    for (int i = 0; i < 3 * 2 * 9 + 3; i++) {
+        inside &= fabsf(params[i]) <= bound;
+    }
+    CHECK(inside);
+}
+
+int main(void) {
+    RUN_TEST(forward_matches_naive_loops);
+    RUN_TEST(gradients_match_finite_differences);
+    RUN_TEST(backward_accumulates_weight_grads);
+    RUN_TEST(sizes_and_init_bounds);
+    return check_summary();
+}
