@@ -32,6 +32,7 @@ typedef struct NnMlp {
     NnLinear layers[NN_MLP_MAX_LAYERS];    // views into params and grads
     float *acts[NN_MLP_MAX_LAYERS + 1];    // (max_batch x sizes[l]) acts[0] = last input
     float *dtmp[2];                        // (max_batch x max width) backward scratch
+    float *workspace;                      // owned: acts and dtmp point into it
 } NnMlp;
 
 // Floats needed for the parameters of an MLP with these sizes.
@@ -59,5 +60,9 @@ void nn_mlp_backward(NnMlp *mlp, const float *dy, float *dx, int B);
 // FLOPs of one forward (2*B*sum I*O) and of forward+backward (3x that, or
 // 2x + dx when needed); used by benchmarks to report GFLOP/s.
 double nn_mlp_flops_forward(const NnMlp *mlp, int B);
+
+// FLOPs of one backward: 2*B*I*O for every dW, the same for every dx that is
+// computed (layers 1..L-1, and layer 0 when with_dx).
+double nn_mlp_flops_backward(const NnMlp *mlp, int B, int with_dx);
 
 #endif
