@@ -85,6 +85,13 @@ void env_destroy(EnvTask *env);
 // substeps. Returns 0, or ERR_ARG for a goal out of range.
 int env_reset(EnvTask *env, int goal, double *obs, char *err, size_t err_sz);
 
+// Starts an episode on an explicit random vector (the task's object and
+// goal placement, ENV_RAND_DIM entries of which the first 3 or 6 are used)
+// instead of one of the 50 goals, for tests and tools. env_goal_index then
+// returns -1. Returns ERR_ARG for a non-finite entry.
+int env_reset_vector(EnvTask *env, const double *rand_vec, double *obs, char *err,
+                     size_t err_sz);
+
 // Applies action (A; xyz in [-1, 1] moves the mocap by up to 1 cm, the 4th
 // closes (+1) or opens (-1) the gripper), simulates one control step (5
 // substeps, 12.5 ms) and writes obs (O, clipped), reward (0..10), *truncated
