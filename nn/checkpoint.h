@@ -21,9 +21,12 @@
 typedef struct NnCkptWriter {
     FileAtomic file;
     uint32_t n_sections;
-    uint32_t crc;            // running CRC of everything written
+    uint32_t crc;            // running CRC-32 of everything after the 16-byte header
     long count_pos;          // file offset of the section count
     int failed;
+    uint64_t n_body;         // bytes written after the header
+    char (*names)[NN_CKPT_NAME_LEN];  // (n_sections) names written, for uniqueness
+    uint32_t names_cap;      // capacity of names
 } NnCkptWriter;
 
 // Starts a checkpoint at path (written atomically on commit).
