@@ -10,6 +10,9 @@ typedef struct CliCommand {
 } CliCommand;
 
 int cmd_version(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 // Prints the library versions this binary links (MuJoCo, OpenBLAS, cJSON).
 void cli_print_versions(void);

@@ -9,6 +9,9 @@ static int cmd_help(int argc, char **argv);
 static const CliCommand commands[] = {
     {"help", cmd_help, "list the subcommands"},
     {"version", cmd_version, "print the version, git revision and linked libraries"},
+    {"train", cmd_train, "train multi-task SAC on MT10 from a JSON config"},
+    {"eval", cmd_eval, "measure per-task success of a trained or random policy"},
+    {"config", cmd_config, "print a resolved training config, defaults included"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

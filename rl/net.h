@@ -152,6 +152,16 @@ int rl_net_save(const RlNet *net, NnCkptWriter *w, const char *prefix, char *err
                 size_t err_sz);
 int rl_net_load(RlNet *net, const NnCkpt *ck, const char *prefix, char *err, size_t err_sz);
 
+// Dense MLP networks, the base of stl, mtsac and mhsac and of methods that
+// only change the optimiser step (PCGrad, CAGrad). Layers [0, n_shared_levels)
+// are shared by all tasks and the rest have one copy per task (mtsac: all
+// layers shared, mhsac: all but the output layer, stl: none). one_hot appends
+// the task one-hot to the input. apply_update, when not NULL, replaces plain
+// Adam. rl_net_create calls this for the methods built here.
+RlNet *rl_net_create_dense(const RlNetSpec *spec, int n_shared_levels, int one_hot,
+                           void (*apply_update)(RlNet *net, const NnAdamConfig *adam),
+                           RngState *rng, char *err, size_t err_sz);
+
 // Bytes the network will allocate for spec (parameters, optimiser state,
 // target, workspaces), for the memory estimate before a run starts.
 size_t rl_net_estimate_bytes(const RlNetSpec *spec);

@@ -1,0 +1,64 @@
+// `conal config`: prints the resolved config, defaults included.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/commands.h"
+#include "common/cfg.h"
+#include "rl/config.h"
+
+static const char config_usage[] =
+    "usage: conal config CONFIG.json [--set key=value]...\n"
+    "       conal config --keys\n"
+    "\n"
+    "Prints the resolved training config (the file applied onto the defaults) as JSON.\n"
+    "--keys lists every key with its meaning.\n";
+
+// Prints every key of the schema and its help line.
+static void print_keys(void) {
+    const CfgSchema *schema = rl_config_schema();
+    for (int i = 0; i < schema->n_fields; i++) {
+        printf("%-32s %s\n", schema->fields[i].path, schema->fields[i].help);
+    }
+}
+
+int cmd_config(int argc, char **argv) {
+    const char *path = NULL;
+    const char *sets[64];
+    int n_sets = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("%s", config_usage);
+            return 0;
+        } else if (strcmp(argv[i], "--keys") == 0) {
+            print_keys();
+            return 0;
+        } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && n_sets < 64) {
+            sets[n_sets++] = argv[++i];
+        } else if (argv[i][0] != '-' && !path) {
+            path = argv[i];
+        } else {
+            fprintf(stderr, "conal config: unexpected argument '%s'\n%s", argv[i],
+                    config_usage);
+            return 2;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "conal config: missing CONFIG.json\n%s", config_usage);
+        return 2;
+    }
+    RlConfig cfg;
+    char err[4096] = "";
+    if (rl_config_load(&cfg, path, sets, n_sets, err, sizeof err) != 0) {
+        fprintf(stderr, "%s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
+        return 1;
+    }
+    cJSON *json = cfg_to_json(rl_config_schema(), &cfg);
+    char *text = cJSON_Print(json);
+    printf("%s\n", text);
+    free(text);
+    cJSON_Delete(json);
+    return 0;
+}

@@ -1,0 +1,111 @@
+// `conal train`: parses flags and hands over to rl_train_main.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "rl/train.h"
+
+static const char train_usage[] =
+    "usage: conal train CONFIG.json [--out DIR] [--seed S] [--steps N] [--threads N]\n"
+    "                   [--set key=value]... [--resume] [--estimate] [--quiet]\n"
+    "\n"
+    "Trains multi-task SAC on the ten MT10 tasks. One step steps every task's env once.\n"
+    "  --out DIR        run directory (default runs/<config name>-seed<seed>)\n"
+    "  --seed S         overrides the config's seed\n"
+    "  --steps N        overrides train.steps (with --resume: extends a finished run)\n"
+    "  --threads N      env and BLAS threads (default: all cores)\n"
+    "  --set key=value  overrides a config key by JSON path, e.g. train.batch_size=64\n"
+    "  --resume         continues the run in --out DIR from its checkpoint; a CONFIG given\n"
+    "                   with it must match the run's config apart from train.steps\n"
+    "  --estimate       measures a few hundred steps and prints the projected wall time\n"
+    "  --quiet          prints warnings and errors only\n";
+
+// Parses a non-negative integer flag value; returns -1 when invalid.
+static long long parse_count(const char *flag, const char *text) {
+    char *end = NULL;
+    long long v = strtoll(text, &end, 10);
+    if (!text[0] || *end || v < 0) {
+        fprintf(stderr, "conal train: %s: expected a non-negative integer, got '%s'\n", flag,
+                text);
+        return -1;
+    }
+    return v;
+}
+
+int cmd_train(int argc, char **argv) {
+    RlTrainOptions opt;
+    memset(&opt, 0, sizeof opt);
+    opt.seed = -1;
+    opt.steps = -1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    opt.threads = cores > 0 ? (int)cores : 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("%s", train_usage);
+            return 0;
+        } else if (strcmp(a, "--resume") == 0) {
+            opt.resume = 1;
+        } else if (strcmp(a, "--estimate") == 0) {
+            opt.estimate = 1;
+        } else if (strcmp(a, "--quiet") == 0) {
+            opt.quiet = 1;
+        } else if (strcmp(a, "--out") == 0 && has_value) {
+            opt.out_dir = argv[++i];
+        } else if (strcmp(a, "--seed") == 0 && has_value) {
+            if ((opt.seed = parse_count(a, argv[++i])) < 0) {
+                return 2;
+            }
+        } else if (strcmp(a, "--steps") == 0 && has_value) {
+            if ((opt.steps = parse_count(a, argv[++i])) <= 0) {
+                if (opt.steps == 0) {
+                    fprintf(stderr, "conal train: --steps: expected a positive integer\n");
+                }
+                return 2;
+            }
+        } else if (strcmp(a, "--threads") == 0 && has_value) {
+            long long n = parse_count(a, argv[++i]);
+            if (n < 1 || n > 256) {
+                fprintf(stderr, "conal train: --threads: expected 1 to 256, got '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+            opt.threads = (int)n;
+        } else if (strcmp(a, "--set") == 0 && has_value) {
+            if (opt.n_sets == RL_MAX_SETS) {
+                fprintf(stderr, "conal train: more than %d --set options\n", RL_MAX_SETS);
+                return 2;
+            }
+            opt.sets[opt.n_sets++] = argv[++i];
+        } else if (a[0] == '-') {
+            fprintf(stderr, "conal train: unknown option or missing value: '%s'\n%s", a,
+                    train_usage);
+            return 2;
+        } else if (!opt.config_path) {
+            opt.config_path = a;
+        } else {
+            fprintf(stderr, "conal train: unexpected argument '%s' (config already %s)\n", a,
+                    opt.config_path);
+            return 2;
+        }
+    }
+    if (!opt.config_path && !opt.resume) {
+        fprintf(stderr, "conal train: missing CONFIG.json\n%s", train_usage);
+        return 2;
+    }
+    if (opt.quiet) {
+        log_set_level(LOG_WARN);
+    }
+    char err[4096] = "";
+    int rc = rl_train_main(&opt, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "conal train: %s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
+        return 1;
+    }
+    return rc;
+}

@@ -1,0 +1,198 @@
+// Trainer config: defaults, the JSON field table and cross-field checks.
+#include "rl/config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "rl/net.h"
+
+static const char *const activation_names[] = {"relu", "tanh", NULL};
+
+#define BIG 1e15
+
+static const CfgField fields[] = {
+    CFG_F_INT64("seed", RlConfig, seed, 0, 4294967295.0,
+                "seed of networks, replay sampling, exploration noise and envs"),
+
+    CFG_F_INT("env.episode_length", RlConfig, episode_length, 1, 100000,
+              "steps per episode; the episode is truncated, not terminated, at this limit"),
+    CFG_F_INT64("env.benchmark_seed", RlConfig, benchmark_seed, 0, 4294967295.0,
+                "seed of the 50 goal variations per task; keep it fixed to compare runs"),
+    CFG_F_STRING("env.assets", RlConfig, assets,
+                 "Meta-World asset folder holding sawyer_xyz/; empty for the built-in scenes"),
+    CFG_F_DOUBLE("env.torquescale", RlConfig, torquescale, 0.0, 1000.0,
+                 "torquescale of the mocap weld (5 = Meta-World v3, 1 = MuJoCo 2.x era)"),
+
+    CFG_F_ENUM("agent.method", RlConfig, method, rl_method_names,
+               "architecture: stl, mtsac, mhsac, pcgrad, cagrad, conal, conal-pcgrad, "
+               "conal-cagrad"),
+    CFG_F_INT_LIST("agent.actor.hidden", RlConfig, actor_hidden, n_actor_hidden, 1, 65536,
+                   "hidden layer widths of the actor"),
+    CFG_F_INT_LIST("agent.critic.hidden", RlConfig, critic_hidden, n_critic_hidden, 1, 65536,
+                   "hidden layer widths of each critic"),
+    CFG_F_ENUM("agent.activation", RlConfig, activation, activation_names,
+               "hidden activation: relu or tanh"),
+    CFG_F_DOUBLE("agent.actor.log_std_min", RlConfig, log_std_min, -100.0, 100.0,
+                 "lower bound of the actor's log standard deviation"),
+    CFG_F_DOUBLE("agent.actor.log_std_max", RlConfig, log_std_max, -100.0, 100.0,
+                 "upper bound of the actor's log standard deviation"),
+    CFG_F_DOUBLE("agent.gamma", RlConfig, gamma, 0.0, 1.0, "discount factor"),
+    CFG_F_DOUBLE("agent.tau", RlConfig, tau, 0.0, 1.0,
+                 "Polyak rate of the target critics (target += tau * (online - target))"),
+    CFG_F_DOUBLE("agent.init_temperature", RlConfig, init_temperature, 1e-12, 1e6,
+                 "initial entropy temperature of every task"),
+    CFG_F_DOUBLE("agent.target_entropy", RlConfig, target_entropy, -1e6, 1e6,
+                 "target entropy per task; -|A| = -4 for Meta-World"),
+    CFG_F_DOUBLE("agent.actor_lr", RlConfig, actor_lr, 0.0, 10.0, "Adam learning rate of the actor"),
+    CFG_F_DOUBLE("agent.critic_lr", RlConfig, critic_lr, 0.0, 10.0,
+                 "Adam learning rate of the critics"),
+    CFG_F_DOUBLE("agent.temp_lr", RlConfig, temp_lr, 0.0, 10.0,
+                 "Adam learning rate of the log temperatures"),
+    CFG_F_DOUBLE("agent.adam_beta1", RlConfig, adam_beta1, 0.0, 0.999999, "Adam beta1"),
+    CFG_F_DOUBLE("agent.adam_beta2", RlConfig, adam_beta2, 0.0, 0.999999999, "Adam beta2"),
+    CFG_F_DOUBLE("agent.adam_eps", RlConfig, adam_eps, 1e-30, 1.0, "Adam epsilon"),
+    CFG_F_DOUBLE("agent.grad_clip", RlConfig, grad_clip, 0.0, 1e12,
+                 "maximum global gradient L2 norm per network; 0 disables clipping"),
+    CFG_F_INT("agent.target_update_interval", RlConfig, target_update_interval, 1, 1000000,
+              "updates between Polyak steps of the target critics"),
+    CFG_F_INT("agent.actor_update_interval", RlConfig, actor_update_interval, 1, 1000000,
+              "updates between actor and temperature steps"),
+
+    CFG_F_INT64("train.steps", RlConfig, steps, 1, BIG,
+                "total steps; one step steps every task's env once"),
+    CFG_F_INT("train.batch_size", RlConfig, batch_size, 1, 1000000,
+              "rows per task in a training batch (the batch has K blocks of this many rows)"),
+    CFG_F_INT64("train.random_steps", RlConfig, random_steps, 0, BIG,
+                "steps with uniformly random actions before the policy acts and updates start"),
+    CFG_F_INT("train.updates_per_step", RlConfig, updates_per_step, 0, 1000,
+              "gradient updates per step once updates have started"),
+    CFG_F_INT64("train.replay_capacity", RlConfig, replay_capacity, 1, BIG,
+                "replay buffer capacity per task, in transitions"),
+    CFG_F_INT64("train.log_interval", RlConfig, log_interval, 1, BIG,
+                "steps between progress lines and metrics.jsonl records"),
+    CFG_F_INT64("train.eval_interval", RlConfig, eval_interval, 0, BIG,
+                "steps between evaluations; 0 evaluates only at the last step"),
+    CFG_F_INT("train.eval_episodes", RlConfig, eval_episodes, 1, 100000,
+              "deterministic evaluation episodes per task, spread over the 50 goals"),
+    CFG_F_INT64("train.checkpoint_interval", RlConfig, checkpoint_interval, 0, BIG,
+                "steps between checkpoints, a multiple of env.episode_length; 0 saves only "
+                "at the end"),
+};
+
+static const CfgSchema schema = {fields, (int)(sizeof fields / sizeof fields[0])};
+
+const CfgSchema *rl_config_schema(void) {
+    return &schema;
+}
+
+void rl_config_defaults(RlConfig *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->seed = 1;
+    cfg->episode_length = 150;
+    cfg->torquescale = 5.0;
+    snprintf(cfg->method, sizeof cfg->method, "mtsac");
+    cfg->n_actor_hidden = cfg->n_critic_hidden = 3;
+    for (int i = 0; i < 3; i++) {
+        cfg->actor_hidden[i] = cfg->critic_hidden[i] = 400;
+    }
+    snprintf(cfg->activation, sizeof cfg->activation, "relu");
+    // log-std bounds of mtrl's actor: exp(-20) is a deterministic policy for
+    // float purposes, exp(2) = 7.4 saturates tanh anyway
+    cfg->log_std_min = -20.0;
+    cfg->log_std_max = 2.0;
+    cfg->gamma = 0.99;
+    cfg->tau = 0.005;
+    cfg->init_temperature = 1.0;
+    // Haarnoja et al. 2018 (SAC with automatic temperature): target entropy -|A|
+    cfg->target_entropy = -4.0;
+    cfg->actor_lr = cfg->critic_lr = cfg->temp_lr = 3e-4;
+    cfg->adam_beta1 = 0.9;
+    cfg->adam_beta2 = 0.999;
+    cfg->adam_eps = 1e-8;
+    cfg->grad_clip = 0.0;
+    cfg->target_update_interval = 1;
+    cfg->actor_update_interval = 1;
+    cfg->steps = 2000000;
+    cfg->batch_size = 128;
+    cfg->random_steps = 1500;
+    cfg->updates_per_step = 1;
+    cfg->replay_capacity = 1000000;
+    cfg->log_interval = 1500;
+    cfg->eval_interval = 10000;
+    cfg->eval_episodes = 1;
+    cfg->checkpoint_interval = 15000;
+}
+
+// Appends one formatted line to err at *len.
+static void add_problem(char *err, size_t err_sz, size_t *len, const char *fmt, ...) {
+    if (!err || *len + 1 >= err_sz) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err + *len, err_sz - *len, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        *len += (size_t)n < err_sz - *len ? (size_t)n : err_sz - *len - 1;
+    }
+    if (*len + 1 < err_sz) {
+        err[(*len)++] = '\n';
+        err[*len] = '\0';
+    }
+}
+
+int rl_config_check(const RlConfig *cfg, char *err, size_t err_sz) {
+    size_t len = 0;
+    if (err && err_sz) {
+        err[0] = '\0';
+    }
+    long long T = cfg->episode_length;
+    if (cfg->steps % T != 0) {
+        add_problem(err, err_sz, &len,
+                    "config: train.steps: %lld is not a multiple of env.episode_length %lld "
+                    "(runs stop and resume at episode boundaries)",
+                    cfg->steps, T);
+    }
+    if (cfg->checkpoint_interval % T != 0) {
+        add_problem(err, err_sz, &len,
+                    "config: train.checkpoint_interval: %lld is not a multiple of "
+                    "env.episode_length %lld (checkpoints are taken at episode boundaries)",
+                    cfg->checkpoint_interval, T);
+    }
+    if (cfg->log_std_min >= cfg->log_std_max) {
+        add_problem(err, err_sz, &len,
+                    "config: agent.actor.log_std_min: %g is not below "
+                    "agent.actor.log_std_max %g",
+                    cfg->log_std_min, cfg->log_std_max);
+    }
+    int method = rl_method_parse(cfg->method);
+    if (method != RL_METHOD_STL && method != RL_METHOD_MTSAC && method != RL_METHOD_MHSAC) {
+        add_problem(err, err_sz, &len,
+                    "config: agent.method: '%s' is not built yet; available: stl, mtsac, "
+                    "mhsac",
+                    cfg->method);
+    }
+    if (cfg->n_actor_hidden > RL_NET_MAX_HIDDEN || cfg->n_critic_hidden > RL_NET_MAX_HIDDEN) {
+        add_problem(err, err_sz, &len, "config: agent: at most %d hidden layers",
+                    RL_NET_MAX_HIDDEN);
+    }
+    return len ? ERR_CONFIG : 0;
+}
+
+int rl_config_load(RlConfig *cfg, const char *path, const char *const *sets, int n_sets,
+                   char *err, size_t err_sz) {
+    rl_config_defaults(cfg);
+    int rc = cfg_load_file(&schema, cfg, path, err, err_sz);
+    if (rc != 0) {
+        return rc;
+    }
+    for (int i = 0; i < n_sets; i++) {
+        rc = cfg_set(&schema, cfg, sets[i], err, err_sz);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return rl_config_check(cfg, err, err_sz);
+}
