@@ -512,6 +512,10 @@ int env_max_steps(const EnvTask *env) {
     return env->cfg.max_steps;
 }
 
+int env_truncated(const EnvTask *env) {
+    return env->started ? env->truncated : ENV_NOT_STARTED;
+}
+
 int env_goal_vector(const EnvTask *env, int goal, double *rand_vec) {
     if (goal < 0 || goal >= ENV_N_GOALS) {
         return -1;

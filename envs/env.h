@@ -34,6 +34,7 @@
 #define ENV_TRUNC_NONE 0
 #define ENV_TRUNC_TIME 1           // the episode reached max_steps
 #define ENV_TRUNC_SIM 2            // MuJoCo raised a warning; the state is not trusted
+#define ENV_NOT_STARTED (-1)       // env_truncated before the first reset
 
 typedef struct EnvTask EnvTask;
 
@@ -107,6 +108,10 @@ int env_task_id(const EnvTask *env);          // MT10 index 0..9
 int env_goal_index(const EnvTask *env);       // goal of the current episode, -1 before reset
 int env_step_count(const EnvTask *env);       // steps taken in the current episode
 int env_max_steps(const EnvTask *env);
+
+// ENV_TRUNC_* of the last step (ENV_TRUNC_NONE right after a reset), or
+// ENV_NOT_STARTED before the first reset. Stepping needs ENV_TRUNC_NONE.
+int env_truncated(const EnvTask *env);
 
 // Writes the task's random vector for goal (0..49) to rand_vec (ENV_RAND_DIM;
 // unused tail entries are 0) and returns its length, or -1 for a bad goal.
