@@ -98,9 +98,9 @@ void rl_config_defaults(RlConfig *cfg) {
         cfg->actor_hidden[i] = cfg->critic_hidden[i] = 400;
     }
     snprintf(cfg->activation, sizeof cfg->activation, "relu");
-    // log-std bounds of mtrl's actor: exp(-20) is a deterministic policy for
-    // float purposes, exp(2) = 7.4 saturates tanh anyway
-    cfg->log_std_min = -20.0;
+    // log-std bounds of Yarats and Kostrikov's pytorch_sac: the initial
+    // log-std is their midpoint, -1.5, so the first policy explores
+    cfg->log_std_min = -5.0;
     cfg->log_std_max = 2.0;
     cfg->gamma = 0.99;
     cfg->tau = 0.005;

@@ -276,6 +276,7 @@ static void temperature_step(RlSac *s, int B) {
         float mean = (float)(sum / B);
         s->stats.temp_loss[t] = -s->log_temp[t] * mean;
         grad[t] = -mean;
+        s->stats.temp_grad[t] = grad[t];
     }
     s->temp_step++;
     nn_adam_update(&s->temp_adam, s->temp_step, s->log_temp, grad, s->log_temp_m,

@@ -31,6 +31,7 @@ typedef struct RlSacStats {
     float q2_loss[RL_NET_MAX_TASKS];
     float actor_loss[RL_NET_MAX_TASKS];
     float temp_loss[RL_NET_MAX_TASKS];
+    float temp_grad[RL_NET_MAX_TASKS]; // d temperature loss / d log_temp
     float entropy[RL_NET_MAX_TASKS];   // -mean logp of the actor's fresh actions
     float q_mean[RL_NET_MAX_TASKS];    // mean Q1 on the batch
 } RlSacStats;

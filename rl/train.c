@@ -354,6 +354,9 @@ typedef struct TrainerCounters {
     int64_t sim_truncations;
     double best_success;
     int64_t goals[K_TASKS];
+    double log_return[K_TASKS];     // statistics of the open log interval
+    double log_success[K_TASKS];
+    int64_t log_episodes;
 } TrainerCounters;
 
 // Writes the whole training state to path atomically.
@@ -369,7 +372,10 @@ static int save_checkpoint(const Trainer *tr, const char *name, char *err, size_
     c.best_success = tr->best_success;
     for (int i = 0; i < K_TASKS; i++) {
         c.goals[i] = tr->goals[i];
+        c.log_return[i] = tr->log_return[i];
+        c.log_success[i] = tr->log_success[i];
     }
+    c.log_episodes = tr->log_episodes;
     NnCkptWriter w;
     int rc = nn_ckpt_writer_open(&w, path, err, err_sz);
     if (rc != 0) {
@@ -427,7 +433,10 @@ static int load_checkpoint(Trainer *tr, char *err, size_t err_sz) {
     tr->best_success = c.best_success;
     for (int i = 0; i < K_TASKS; i++) {
         tr->goals[i] = (int)c.goals[i];
+        tr->log_return[i] = c.log_return[i];
+        tr->log_success[i] = c.log_success[i];
     }
+    tr->log_episodes = (int)c.log_episodes;
     return 0;
 }
 
