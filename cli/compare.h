@@ -1,0 +1,129 @@
+// Loading and aggregating training runs for `conal compare`.
+//
+// A run directory contains config.json (agent.method, env.episode_length,
+// train.steps, train.batch_size, the hidden widths), eval.jsonl with one line
+// per evaluation,
+//   {"step": S, "success": {"reach-v3": F, ...}, "mean_success": F},
+// and optionally metrics.jsonl and summary.json, which supply the training
+// speed (env steps per second of env stepping plus updates, see
+// compare_run_load) and the parameter count ("n_params"). Runs are grouped by
+// agent.method, and the runs of a group are its seeds.
+//
+// Success follows the mtrl reporting rule: at each evaluation step take the
+// mean over seeds, then report the maximum of that curve over training, with
+// the standard deviation over seeds at the same step. The value at the last
+// evaluation step is reported beside it.
+//
+// Runs that cannot be compared are flagged, never mixed in silently: a run
+// whose protocol (episode length, steps, batch size, widths, task set)
+// differs from the reference run is excluded with its reason, and a run that
+// stopped early is included but marked incomplete; its group then uses only
+// the evaluation steps all its seeds reached.
+#ifndef CLI_COMPARE_H
+#define CLI_COMPARE_H
+
+#include <stdio.h>
+
+#define COMPARE_MAX_TASKS 16
+#define COMPARE_MAX_RUNS 256
+#define COMPARE_MAX_GROUPS 32
+#define COMPARE_NAME_LEN 48
+
+typedef struct CompareRun {
+    char dir[1024];
+    char method[COMPARE_NAME_LEN];       // agent.method
+    long long seed;
+    int episode_length;
+    long long steps;                     // train.steps
+    int batch_size;
+    char widths[96];                     // "actor 400,400,400 critic 400,400,400"
+    int n_tasks;
+    char tasks[COMPARE_MAX_TASKS][COMPARE_NAME_LEN];   // in eval.jsonl order
+    int n_evals;
+    int eval_cap;                        // allocated evaluations
+    long long *eval_steps;               // (n_evals)
+    double *success;                     // (n_evals x n_tasks)
+    double *mean_success;                // (n_evals)
+    double sps;                          // env steps per wall second, NaN if unknown
+    double n_params;                     // parameter count, NaN if unknown
+    int excluded;                        // 1: not used (see flag)
+    int incomplete;                      // 1: last evaluation before train.steps
+    char flag[1400];                     // why the run is excluded or marked, or ""
+} CompareRun;
+
+// Aggregate of one value over seeds.
+typedef struct CompareStat {
+    double mean, std;                    // std is NaN with one seed
+    long long step;                      // evaluation step the value comes from
+} CompareStat;
+
+typedef struct CompareGroup {
+    char method[COMPARE_NAME_LEN];
+    int n_runs;
+    int runs[COMPARE_MAX_RUNS];          // indices into CompareSet.runs
+    int n_steps;                         // evaluation steps every seed reached
+    long long *steps;                    // (n_steps)
+    double *curve_mean, *curve_std;      // (n_steps) mean success over seeds
+    CompareStat best;                    // mean success, max over steps (mtrl rule)
+    CompareStat final;                   // mean success at the last common step
+    CompareStat task_best[COMPARE_MAX_TASKS];
+    CompareStat task_final[COMPARE_MAX_TASKS];
+    double best_seeds[COMPARE_MAX_RUNS];   // per-seed mean success at best.step
+    double final_seeds[COMPARE_MAX_RUNS];  // per-seed mean success at final.step
+    double sps;                          // mean over seeds, NaN if unknown
+    double speed_ratio;                  // sps / slowest group's sps, NaN if unknown
+    double n_params;                     // NaN if unknown
+    double p_best, p_final;              // Welch p-values against the baseline, NaN: n/a
+    int incomplete;                      // 1 when any seed is incomplete
+} CompareGroup;
+
+typedef struct CompareSet {
+    int n_runs;
+    CompareRun runs[COMPARE_MAX_RUNS];
+    int n_tasks;                         // task set of the reference run
+    char tasks[COMPARE_MAX_TASKS][COMPARE_NAME_LEN];
+    int n_groups;
+    CompareGroup groups[COMPARE_MAX_GROUPS];
+    int baseline;                        // group index, or -1
+} CompareSet;
+
+// Reads one run directory into run. The speed comes from summary.json's
+// "env_steps_per_s" when present, else from the metrics.jsonl lines (each
+// with step, updates, env_steps_per_s over env time and updates_per_s over
+// update time), else from summary.json's steps / wall_seconds. Returns 0, or
+// a negative ErrCode with a message naming the file and the problem in err.
+int compare_run_load(CompareRun *run, const char *dir, char *err, size_t err_sz);
+
+// Frees the arrays of a run.
+void compare_run_deinit(CompareRun *run);
+
+// Loads every directory, flags mismatched and incomplete runs against the
+// first readable one, groups by method and aggregates. baseline names the
+// method for p-values (NULL: "mtsac" when present, else the first group).
+// Returns 0, or a negative ErrCode with the message in err when a directory
+// cannot be read, the baseline method has no runs or no run is usable.
+int compare_set_build(CompareSet *set, const char *const *dirs, int n_dirs,
+                      const char *baseline, char *err, size_t err_sz);
+
+// Frees everything compare_set_build allocated.
+void compare_set_deinit(CompareSet *set);
+
+// Output formats of `conal compare`.
+typedef enum CompareFormat {
+    COMPARE_TABLE = 0,   // aligned text
+    COMPARE_MD,          // Markdown tables
+    COMPARE_CSV,         // one row per (method, metric, task)
+    COMPARE_JSON,        // one object
+} CompareFormat;
+
+// Writes the comparison in the given format.
+void compare_set_write(const CompareSet *set, CompareFormat format, FILE *out);
+
+// Writes an SVG plot of mean success over env steps, one line per method
+// with a +-1 std band and its label at the line's end. Returns 0 or ERR_IO.
+int compare_plot_svg(const CompareSet *set, const char *path, char *err, size_t err_sz);
+
+// Writes the same plot as a PNG (libpng). Returns 0 or ERR_IO.
+int compare_plot_png(const CompareSet *set, const char *path, char *err, size_t err_sz);
+
+#endif
