@@ -14,6 +14,7 @@ int cmd_compare(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_vision(int argc, char **argv);
 
 // Prints the library versions this binary links (MuJoCo, OpenBLAS, cJSON).
 void cli_print_versions(void);

@@ -13,6 +13,7 @@ static const CliCommand commands[] = {
     {"train", cmd_train, "train multi-task SAC on MT10 from a JSON config"},
     {"eval", cmd_eval, "measure per-task success of a trained or random policy"},
     {"config", cmd_config, "print a resolved training config, defaults included"},
+    {"vision", cmd_vision, "train multi-task image models (Multi-Fashion, NYUv2, ...)"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

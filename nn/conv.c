@@ -57,7 +57,22 @@ static int is_pointwise(const NnConv2d *conv) {
     return conv->kernel == 1 && conv->stride == 1 && conv->pad == 0;
 }
 
+// Output columns [lo, hi) whose input column q * S - pad + kj lies inside
+// [0, W); the others read zero padding.
+static void valid_cols(int Q, int W, int S, int pad, int kj, int *lo, int *hi) {
+    int a = 0, b = Q;
+    while (a < Q && a * S - pad + kj < 0) {
+        a++;
+    }
+    while (b > a && (b - 1) * S - pad + kj >= W) {
+        b--;
+    }
+    *lo = a;
+    *hi = b;
+}
+
 // Unfolds one image x (C x H x W) into col (C*K*K x P*Q), zero outside.
+// Each row segment is a contiguous copy when the stride is 1.
 static void im2col(const NnConv2d *conv, const float *x, int H, int W, int P, int Q,
                    float *col) {
     int K = conv->kernel, S = conv->stride, pad = conv->pad;
@@ -66,17 +81,28 @@ static void im2col(const NnConv2d *conv, const float *x, int H, int W, int P, in
         for (int ki = 0; ki < K; ki++) {
             for (int kj = 0; kj < K; kj++) {
                 float *row = col + ((size_t)(c * K + ki) * K + kj) * P * Q;
+                int lo, hi;
+                valid_cols(Q, W, S, pad, kj, &lo, &hi);
                 for (int p = 0; p < P; p++) {
                     int ih = p * S - pad + ki;
                     float *out = row + (size_t)p * Q;
-                    if (ih < 0 || ih >= H) {
+                    if (ih < 0 || ih >= H || lo >= hi) {
                         memset(out, 0, sizeof(float) * (size_t)Q);
                         continue;
                     }
-                    const float *xr = xc + (size_t)ih * W;
-                    for (int q = 0; q < Q; q++) {
-                        int iw = q * S - pad + kj;
-                        out[q] = (iw >= 0 && iw < W) ? xr[iw] : 0.0f;
+                    const float *xr = xc + (size_t)ih * W + (lo * S - pad + kj);
+                    for (int q = 0; q < lo; q++) {
+                        out[q] = 0.0f;
+                    }
+                    if (S == 1) {
+                        memcpy(out + lo, xr, sizeof(float) * (size_t)(hi - lo));
+                    } else {
+                        for (int q = lo; q < hi; q++) {
+                            out[q] = xr[(q - lo) * S];
+                        }
+                    }
+                    for (int q = hi; q < Q; q++) {
+                        out[q] = 0.0f;
                     }
                 }
             }
@@ -95,18 +121,17 @@ static void col2im(const NnConv2d *conv, const float *col, int H, int W, int P, 
         for (int ki = 0; ki < K; ki++) {
             for (int kj = 0; kj < K; kj++) {
                 const float *row = col + ((size_t)(c * K + ki) * K + kj) * P * Q;
+                int lo, hi;
+                valid_cols(Q, W, S, pad, kj, &lo, &hi);
                 for (int p = 0; p < P; p++) {
                     int ih = p * S - pad + ki;
                     if (ih < 0 || ih >= H) {
                         continue;
                     }
-                    float *dr = dxc + (size_t)ih * W;
+                    float *dr = dxc + (size_t)ih * W + (lo * S - pad + kj);
                     const float *in = row + (size_t)p * Q;
-                    for (int q = 0; q < Q; q++) {
-                        int iw = q * S - pad + kj;
-                        if (iw >= 0 && iw < W) {
-                            dr[iw] += in[q];
-                        }
+                    for (int q = lo; q < hi; q++) {
+                        dr[(q - lo) * S] += in[q];
                     }
                 }
             }

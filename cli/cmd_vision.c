@@ -1,0 +1,93 @@
+// `conal vision`: train multi-task image models (see vision/train.h).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/error.h"
+#include "vision/train.h"
+
+void openblas_set_num_threads(int n);
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: conal vision CONFIG [--out DIR] [--resume] [--seed S] [--threads N]\n"
+            "                    [--set KEY=VALUE]...\n"
+            "       conal vision --resume --out DIR\n\n"
+            "Trains STL, HPS, PCGrad, CAGrad or CoNAL (with PCGrad or CAGrad) on a\n"
+            "multi-task image dataset: Multi-Fashion (generated from Debian's\n"
+            "dataset-fashion-mnist), NYUv2, CityScapes or CelebA (from data.dir).\n\n"
+            "options:\n"
+            "  --out DIR        run directory (default runs/vision-DATASET-METHOD-sSEED)\n"
+            "  --resume         continue the run in --out from its checkpoint.bin\n"
+            "  --seed S         override the config's seed (integer >= 0)\n"
+            "  --threads N      OpenBLAS threads (default 1)\n"
+            "  --set KEY=VALUE  override one config value, e.g. --set train.epochs=2\n");
+}
+
+// Parses a non-negative integer option value; returns -1 when invalid.
+static long long parse_count(const char *s) {
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    return (end && *end == '\0' && end != s && v >= 0) ? v : -1;
+}
+
+int cmd_vision(int argc, char **argv) {
+    VisTrainOptions opt;
+    memset(&opt, 0, sizeof opt);
+    opt.seed = -1;
+    opt.threads = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--resume") == 0) {
+            opt.resume = 1;
+        } else if (strcmp(a, "--out") == 0 && has_value) {
+            opt.out_dir = argv[++i];
+        } else if (strcmp(a, "--seed") == 0 && has_value) {
+            opt.seed = parse_count(argv[++i]);
+            if (opt.seed < 0) {
+                fprintf(stderr, "conal vision: --seed '%s' is not a non-negative integer\n",
+                        argv[i]);
+                return 2;
+            }
+        } else if (strcmp(a, "--threads") == 0 && has_value) {
+            long long n = parse_count(argv[++i]);
+            if (n < 1 || n > 256) {
+                fprintf(stderr, "conal vision: --threads '%s' must be an integer in 1..256\n",
+                        argv[i]);
+                return 2;
+            }
+            opt.threads = (int)n;
+        } else if (strcmp(a, "--set") == 0 && has_value) {
+            if (opt.n_sets == VIS_MAX_SETS) {
+                fprintf(stderr, "conal vision: more than %d --set options\n", VIS_MAX_SETS);
+                return 2;
+            }
+            opt.sets[opt.n_sets++] = argv[++i];
+        } else if (a[0] != '-' && !opt.config_path) {
+            opt.config_path = a;
+        } else {
+            fprintf(stderr, "conal vision: unexpected argument '%s'%s\n", a,
+                    a[0] == '-' && !has_value ? " (missing value?)" : "");
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!opt.config_path && !(opt.resume && opt.out_dir)) {
+        fprintf(stderr, "conal vision: missing CONFIG (or --resume --out DIR)\n");
+        usage(stderr);
+        return 2;
+    }
+    openblas_set_num_threads(opt.threads);
+    char err[4096] = "";
+    int rc = vis_train_main(&opt, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "conal vision: %s\n", err[0] ? err : err_name(rc));
+        return 1;
+    }
+    return 0;
+}

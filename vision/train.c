@@ -1,0 +1,716 @@
+// `conal vision`: training loop, evaluation, checkpoints and run files.
+#include "vision/train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/error.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/rng.h"
+#include "common/version_info.h"
+#include "nn/checkpoint.h"
+#include "nn/params.h"
+#include "vision/loaders.h"
+#include "vision/multifashion.h"
+
+// Training state of one run.
+typedef struct Trainer {
+    VisConfig cfg;
+    VisMethod method;
+    char dir[1024];
+    VisDataset ds;
+    VisModel model;
+    int have_model;
+    VisBatch batch;                    // training batch
+    VisBatch vbatch;                   // held-out batch of the search
+    int stage;                         // 0 search, 1 training
+    int epoch;                         // finished epochs of the stage
+    long long step;                    // steps over the whole run
+    RngState rng;                      // shuffles, held-out draws, task weights
+    int branch[VIS_MAX_TASKS];         // derived branch points (conal methods)
+    int *perm;                         // (n_train) epoch order
+    NnAdamConfig adam, alpha_adam;
+    double train_seconds;              // wall time spent in epochs, over resumes
+} Trainer;
+
+typedef struct CkptMeta {
+    int32_t stage, epoch;
+    int64_t step;
+    int32_t branch[VIS_MAX_TASKS];
+    double train_seconds;
+} CkptMeta;
+
+typedef struct CkptSteps {
+    long step_shared[CONAL_MAX_SLOTS];
+    long step_rest;
+    long step_alpha;
+    long stop_count[CONAL_MAX_SLOTS];
+} CkptSteps;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// ---- data ----
+
+int vis_dataset_load(const VisConfig *cfg, VisDataset *ds, char *err, size_t err_sz) {
+    if (strcmp(cfg->dataset, "multifashion") == 0) {
+        return vis_multifashion_load(ds, cfg->data_dir, cfg->cache_dir, (uint64_t)cfg->seed,
+                                     cfg->n_train ? cfg->n_train : 60000,
+                                     cfg->n_test ? cfg->n_test : 10000, err, err_sz);
+    }
+    if (!cfg->data_dir[0]) {
+        return err_set(err, err_sz, ERR_CONFIG, "config: data.dir: %s needs the folder of "
+                       "the dataset", cfg->dataset);
+    }
+    if (strcmp(cfg->dataset, "celeba") == 0) {
+        return vis_celeba_load(ds, cfg->data_dir, cfg->n_train, cfg->n_test, err, err_sz);
+    }
+    return vis_dense_load(ds, cfg->dataset, cfg->data_dir, cfg->n_train, cfg->n_test, err,
+                          err_sz);
+}
+
+// ---- evaluation ----
+
+int vis_evaluate(VisModel *model, const VisDataset *ds, const VisSplit *split, int n,
+                 int eval_batch, VisTaskMetrics *out, char *err, size_t err_sz) {
+    VisMetricAcc acc[VIS_MAX_TASKS];
+    VisBatch batch;
+    int B = eval_batch < model->max_batch ? eval_batch : model->max_batch;
+    int rc = vis_batch_init(ds, &batch, B, err, err_sz);
+    int n_acc = 0;
+    for (int t = 0; rc == 0 && t < ds->n_tasks; t++, n_acc++) {
+        rc = vis_metric_acc_init(&acc[t], &ds->tasks[t], err, err_sz);
+    }
+    int *idx = malloc(sizeof(int) * (size_t)B);
+    if (rc == 0 && !idx) {
+        rc = err_set(err, err_sz, ERR_NOMEM, "evaluation: out of memory");
+    }
+    long area = model->dense ? (long)ds->height * ds->width : 1;
+    for (int i0 = 0; rc == 0 && i0 < n; i0 += B) {
+        int b = n - i0 < B ? n - i0 : B;
+        for (int i = 0; i < b; i++) {
+            idx[i] = i0 + i;
+        }
+        vis_batch_gather(ds, split, idx, b, &batch);
+        vis_model_forward(model, batch.images, b);
+        for (int t = 0; t < ds->n_tasks; t++) {
+            vis_metric_acc_update(&acc[t], model->pred[t], batch.labels[t], batch.targets[t], b,
+                                  area);
+        }
+    }
+    for (int t = 0; t < n_acc; t++) {
+        if (rc == 0) {
+            vis_metric_acc_result(&acc[t], &out[t]);
+        }
+        vis_metric_acc_deinit(&acc[t]);
+    }
+    free(idx);
+    vis_batch_deinit(&batch);
+    return rc;
+}
+
+int vis_read_stl_summary(const char *path, const VisDataset *ds, VisTaskMetrics *out,
+                         char *err, size_t err_sz) {
+    char *text = NULL;
+    size_t len = 0;
+    int rc = file_read_all(path, &text, &len, err, err_sz);
+    if (rc != 0) {
+        return rc;
+    }
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *test = cJSON_GetObjectItemCaseSensitive(root, "test");
+    if (!root || !cJSON_IsObject(test)) {
+        cJSON_Delete(root);
+        return err_set(err, err_sz, ERR_FORMAT, "%s: not a summary.json with a \"test\" object",
+                       path);
+    }
+    for (int t = 0; t < ds->n_tasks && rc == 0; t++) {
+        VisMetricAcc shape;
+        rc = vis_metric_acc_init(&shape, &ds->tasks[t], err, err_sz);
+        if (rc != 0) {
+            break;
+        }
+        vis_metric_acc_result(&shape, &out[t]);
+        vis_metric_acc_deinit(&shape);
+        const cJSON *task = cJSON_GetObjectItemCaseSensitive(test, ds->tasks[t].name);
+        for (int k = 0; k < out[t].n && rc == 0; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(task, out[t].names[k]);
+            if (!cJSON_IsNumber(v)) {
+                rc = err_set(err, err_sz, ERR_FORMAT, "%s: missing test.%s.%s", path,
+                             ds->tasks[t].name, out[t].names[k]);
+            } else {
+                out[t].values[k] = v->valuedouble;
+            }
+        }
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+// ---- model per stage ----
+
+static int build_model(Trainer *tr, char *err, size_t err_sz) {
+    if (tr->have_model) {
+        vis_model_deinit(&tr->model);
+        tr->have_model = 0;
+    }
+    VisArch arch;
+    vis_config_arch(&tr->cfg, &arch);
+    VisModelOptions opt;
+    memset(&opt, 0, sizeof opt);
+    opt.method = tr->method;
+    opt.searching = tr->stage == 0;
+    opt.branch = tr->branch;
+    opt.max_batch = tr->cfg.batch_size > tr->cfg.eval_batch ? tr->cfg.batch_size
+                                                            : tr->cfg.eval_batch;
+    opt.cagrad = conal_cagrad_defaults();
+    opt.cagrad.c = tr->cfg.cagrad_c;
+    opt.seed = (uint64_t)tr->cfg.seed * 2654435761ULL + (uint64_t)tr->stage;
+    int rc = vis_model_init(&tr->model, &tr->ds, &arch, &opt, err, err_sz);
+    tr->have_model = rc == 0;
+    if (rc == 0) {
+        log_info("vision: stage=%s params=%zu branch_points=%d", tr->stage ? "train" : "search",
+                 tr->model.net->params.n, vis_model_n_branch_points(&tr->model));
+    }
+    return rc;
+}
+
+// Each task keeps the branch point with the largest architecture weight.
+static void derive_branches(Trainer *tr) {
+    int P = vis_model_n_branch_points(&tr->model);
+    for (int t = 0; t < tr->ds.n_tasks; t++) {
+        float a[CONAL_MAX_SLOTS + 1];
+        conal_net_branch_weights(tr->model.net, t, a);
+        int best = 0;
+        for (int p = 1; p < P; p++) {
+            best = a[p] > a[best] ? p : best;
+        }
+        tr->branch[t] = best + 1;
+        log_info("vision: derived task=%s branch=%d weight=%.3f", tr->ds.tasks[t].name,
+                 best + 1, (double)a[best]);
+    }
+}
+
+// ---- checkpoints ----
+
+static int save_checkpoint(const Trainer *tr, char *err, size_t err_sz) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/checkpoint.bin", tr->dir);
+    CkptMeta meta;
+    memset(&meta, 0, sizeof meta);
+    meta.stage = tr->stage;
+    meta.epoch = tr->epoch;
+    meta.step = tr->step;
+    meta.train_seconds = tr->train_seconds;
+    memcpy(meta.branch, tr->branch, sizeof meta.branch);
+    const ConalNet *net = tr->model.net;
+    CkptSteps steps;
+    memset(&steps, 0, sizeof steps);
+    memcpy(steps.step_shared, net->step_shared, sizeof steps.step_shared);
+    memcpy(steps.stop_count, net->stop_count, sizeof steps.stop_count);
+    steps.step_rest = net->step_rest;
+    steps.step_alpha = net->step_alpha;
+    size_t n = net->params.n * sizeof(float), na = net->alpha.n * sizeof(float);
+
+    NnCkptWriter w;
+    int rc = nn_ckpt_writer_open(&w, path, err, err_sz);
+    if (rc != 0) {
+        return rc;
+    }
+    const struct {
+        const char *name;
+        const void *data;
+        size_t size;
+    } sections[] = {
+        {"meta", &meta, sizeof meta},
+        {"steps", &steps, sizeof steps},
+        {"rng", &tr->rng, sizeof tr->rng},
+        {"gradmix_rng", &tr->model.gradmix.rng, sizeof tr->model.gradmix.rng},
+        {"w", net->params.w, n},
+        {"m", net->params.m, n},
+        {"v", net->params.v, n},
+        {"alpha_w", net->alpha.w, na},
+        {"alpha_m", net->alpha.m, na},
+        {"alpha_v", net->alpha.v, na},
+    };
+    for (size_t i = 0; rc == 0 && i < sizeof sections / sizeof sections[0]; i++) {
+        if (sections[i].size > 0) {
+            rc = nn_ckpt_write(&w, sections[i].name, sections[i].data, sections[i].size, err,
+                               err_sz);
+        }
+    }
+    if (rc != 0) {
+        nn_ckpt_writer_abort(&w);
+        return rc;
+    }
+    return nn_ckpt_writer_commit(&w, err, err_sz);
+}
+
+static int load_checkpoint(Trainer *tr, char *err, size_t err_sz) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/checkpoint.bin", tr->dir);
+    NnCkpt ck;
+    int rc = nn_ckpt_load(&ck, path, err, err_sz);
+    if (rc != 0) {
+        return rc;
+    }
+    CkptMeta meta;
+    CkptSteps steps;
+    rc = nn_ckpt_read(&ck, "meta", &meta, sizeof meta, err, err_sz);
+    if (rc == 0) {
+        tr->stage = meta.stage;
+        tr->epoch = meta.epoch;
+        tr->step = meta.step;
+        tr->train_seconds = meta.train_seconds;
+        memcpy(tr->branch, meta.branch, sizeof tr->branch);
+        rc = build_model(tr, err, err_sz);
+    }
+    ConalNet *net = tr->have_model ? tr->model.net : NULL;
+    size_t n = net ? net->params.n * sizeof(float) : 0;
+    size_t na = net ? net->alpha.n * sizeof(float) : 0;
+    if (rc == 0) {
+        rc = nn_ckpt_read(&ck, "steps", &steps, sizeof steps, err, err_sz);
+    }
+    if (rc == 0) {
+        rc = nn_ckpt_read(&ck, "rng", &tr->rng, sizeof tr->rng, err, err_sz);
+    }
+    if (rc == 0) {
+        rc = nn_ckpt_read(&ck, "gradmix_rng", &tr->model.gradmix.rng,
+                          sizeof tr->model.gradmix.rng, err, err_sz);
+    }
+    if (rc == 0) {
+        rc = nn_ckpt_read(&ck, "w", net->params.w, n, err, err_sz);
+    }
+    if (rc == 0) {
+        rc = nn_ckpt_read(&ck, "m", net->params.m, n, err, err_sz);
+    }
+    if (rc == 0) {
+        rc = nn_ckpt_read(&ck, "v", net->params.v, n, err, err_sz);
+    }
+    if (rc == 0 && na > 0) {
+        rc = nn_ckpt_read(&ck, "alpha_w", net->alpha.w, na, err, err_sz);
+        if (rc == 0) {
+            rc = nn_ckpt_read(&ck, "alpha_m", net->alpha.m, na, err, err_sz);
+        }
+        if (rc == 0) {
+            rc = nn_ckpt_read(&ck, "alpha_v", net->alpha.v, na, err, err_sz);
+        }
+    }
+    if (rc == 0) {
+        memcpy(net->step_shared, steps.step_shared, sizeof steps.step_shared);
+        memcpy(net->stop_count, steps.stop_count, sizeof steps.stop_count);
+        net->step_rest = steps.step_rest;
+        net->step_alpha = steps.step_alpha;
+        log_info("vision: resumed %s stage=%s epoch=%d step=%lld", path,
+                 tr->stage ? "train" : "search", tr->epoch, tr->step);
+    }
+    nn_ckpt_unload(&ck);
+    return rc;
+}
+
+// ---- one epoch ----
+
+// Task weights of one step: 1 each, or for retraining a searched
+// architecture uniform draws normalised to sum 1.
+static void draw_weights(Trainer *tr, float *weights) {
+    int T = tr->ds.n_tasks;
+    int random = tr->stage == 1 && vis_method_searches(tr->method);
+    double sum = 0.0;
+    for (int t = 0; t < T; t++) {
+        weights[t] = random ? rng_uniform_f(&tr->rng) : 1.0f;
+        sum += (double)weights[t];
+    }
+    for (int t = 0; random && t < T; t++) {
+        weights[t] = sum > 0.0 ? (float)((double)weights[t] / sum) : 1.0f / (float)T;
+    }
+}
+
+// One architecture step on a random held-out batch [n_fit, n_train).
+static void alpha_step(Trainer *tr, int n_fit) {
+    int B = tr->cfg.batch_size, n_val = tr->ds.train.n - n_fit;
+    int idx[65536];
+    for (int i = 0; i < B; i++) {
+        idx[i] = n_fit + (int)rng_below(&tr->rng, (uint64_t)n_val);
+    }
+    vis_batch_gather(&tr->ds, &tr->ds.train, idx, B, &tr->vbatch);
+    vis_model_forward(&tr->model, tr->vbatch.images, B);
+    conal_net_zero_grad(tr->model.net);
+    double losses[VIS_MAX_TASKS];
+    vis_model_backward(&tr->model, &tr->vbatch, NULL, CONAL_GRAD_ALPHA, losses);
+    conal_net_alpha_step(tr->model.net, &tr->alpha_adam);
+}
+
+// Appends the epoch record to metrics.jsonl.
+static int write_record(Trainer *tr, const double *loss_sum, long n_steps,
+                        const double *conflict_sum, long n_measured,
+                        const VisTaskMetrics *test, double seconds, char *err,
+                        size_t err_sz) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "stage", tr->stage ? "train" : "search");
+    cJSON_AddNumberToObject(o, "epoch", tr->epoch);
+    cJSON_AddNumberToObject(o, "step", (double)tr->step);
+    cJSON_AddNumberToObject(o, "seconds", seconds);
+    cJSON *loss = cJSON_AddObjectToObject(o, "train_loss");
+    cJSON *te = cJSON_AddObjectToObject(o, "test");
+    for (int t = 0; t < tr->ds.n_tasks; t++) {
+        cJSON_AddNumberToObject(loss, tr->ds.tasks[t].name, loss_sum[t] / (double)n_steps);
+        cJSON *m = cJSON_AddObjectToObject(te, tr->ds.tasks[t].name);
+        for (int k = 0; k < test[t].n; k++) {
+            cJSON_AddNumberToObject(m, test[t].names[k], test[t].values[k]);
+        }
+    }
+    int P = vis_model_n_branch_points(&tr->model);
+    if (n_measured > 0) {
+        cJSON *cr = cJSON_AddArrayToObject(o, "conflict_ratio");
+        for (int q = 0; q < P - 1; q++) {
+            cJSON_AddItemToArray(cr, cJSON_CreateNumber(conflict_sum[q] / (double)n_measured));
+        }
+    }
+    if (tr->stage == 0) {
+        cJSON *aw = cJSON_AddArrayToObject(o, "branch_weights");
+        for (int t = 0; t < tr->ds.n_tasks; t++) {
+            float a[CONAL_MAX_SLOTS + 1];
+            conal_net_branch_weights(tr->model.net, t, a);
+            cJSON *row = cJSON_CreateArray();
+            for (int p = 0; p < P; p++) {
+                cJSON_AddItemToArray(row, cJSON_CreateNumber((double)a[p]));
+            }
+            cJSON_AddItemToArray(aw, row);
+        }
+    }
+    char *line = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", tr->dir);
+    int rc = line ? file_append_line(path, line, err, err_sz)
+                  : err_set(err, err_sz, ERR_NOMEM, "metrics.jsonl: out of memory");
+    free(line);
+    return rc;
+}
+
+// Logs one progress line of labelled fields.
+static void log_progress(const Trainer *tr, const double *loss_sum, long n, double img_s) {
+    char buf[1024];
+    int len = snprintf(buf, sizeof buf, "stage=%s epoch=%d step=%lld",
+                       tr->stage ? "train" : "search", tr->epoch + 1, tr->step);
+    for (int t = 0; t < tr->ds.n_tasks && len < (int)sizeof buf; t++) {
+        len += snprintf(buf + len, sizeof buf - (size_t)len, " loss_%s=%.4f",
+                        tr->ds.tasks[t].name, loss_sum[t] / (double)n);
+    }
+    log_info("vision: %s img_per_s=%.0f", buf, img_s);
+}
+
+static int run_epoch(Trainer *tr, VisTaskMetrics *test, char *err, size_t err_sz) {
+    int T = tr->ds.n_tasks, B = tr->cfg.batch_size;
+    int n_fit = tr->stage == 0 ? tr->ds.train.n - tr->cfg.n_val : tr->ds.train.n;
+    double t0 = now_seconds(), t_log = t0;
+    double loss_sum[VIS_MAX_TASKS] = {0}, log_sum[VIS_MAX_TASKS] = {0};
+    double conflict_sum[CONAL_MAX_SLOTS] = {0};
+    long n_steps = 0, n_log = 0, n_measured = 0;
+
+    // Fisher-Yates shuffle of the training images of this stage
+    for (int i = 0; i < n_fit; i++) {
+        tr->perm[i] = i;
+    }
+    for (int i = n_fit - 1; i > 0; i--) {
+        int j = (int)rng_below(&tr->rng, (uint64_t)i + 1);
+        int k = tr->perm[i];
+        tr->perm[i] = tr->perm[j];
+        tr->perm[j] = k;
+    }
+
+    // full batches only, so every step has the same batch statistics
+    for (int s = 0; s + B <= n_fit; s += B) {
+        if (tr->stage == 0) {
+            alpha_step(tr, n_fit);
+        }
+        vis_batch_gather(&tr->ds, &tr->ds.train, tr->perm + s, B, &tr->batch);
+        vis_model_forward(&tr->model, tr->batch.images, B);
+        conal_net_zero_grad(tr->model.net);
+        float weights[VIS_MAX_TASKS];
+        draw_weights(tr, weights);
+        double losses[VIS_MAX_TASKS];
+        vis_model_backward(&tr->model, &tr->batch, weights, CONAL_GRAD_WEIGHTS, losses);
+        conal_net_step(tr->model.net, &tr->adam);
+        if (!nn_all_finite(tr->model.net->params.w, tr->model.net->params.n)) {
+            return err_set(err, err_sz, ERR_ARG, "vision: weights became non-finite at step "
+                           "%lld; lower train.lr (now %g)", tr->step, tr->cfg.lr);
+        }
+        tr->step++;
+        n_steps++;
+        n_log++;
+        for (int t = 0; t < T; t++) {
+            loss_sum[t] += losses[t];
+            log_sum[t] += losses[t];
+        }
+        if (tr->model.net->last.measured) {
+            n_measured++;
+            for (int q = 0; q < tr->model.n_slots; q++) {
+                conflict_sum[q] += tr->model.net->last.conflict_ratio[q];
+            }
+        }
+        if (tr->step % tr->cfg.log_interval == 0) {
+            double t1 = now_seconds();
+            log_progress(tr, log_sum, n_log, (double)(n_log * B) / (t1 - t_log));
+            t_log = t1;
+            n_log = 0;
+            memset(log_sum, 0, sizeof log_sum);
+        }
+    }
+    if (n_steps == 0) {
+        return err_set(err, err_sz, ERR_CONFIG, "vision: %d training images make no batch "
+                       "of train.batch_size %d", n_fit, B);
+    }
+    double seconds = now_seconds() - t0;
+    tr->train_seconds += seconds;
+    tr->epoch++;
+
+    int rc = vis_evaluate(&tr->model, &tr->ds, &tr->ds.test, tr->ds.test.n, tr->cfg.eval_batch,
+                          test, err, err_sz);
+    if (rc == 0) {
+        char buf[1024];
+        int len = 0;
+        for (int t = 0; t < T; t++) {
+            for (int k = 0; k < test[t].n && len < (int)sizeof buf; k++) {
+                len += snprintf(buf + len, sizeof buf - (size_t)len, " %s.%s=%.4f",
+                                tr->ds.tasks[t].name, test[t].names[k], test[t].values[k]);
+            }
+        }
+        log_info("vision: test stage=%s epoch=%d%s seconds=%.1f", tr->stage ? "train" : "search",
+                 tr->epoch, buf, seconds);
+        rc = write_record(tr, loss_sum, n_steps, conflict_sum, n_measured, test, seconds, err,
+                          err_sz);
+    }
+    return rc;
+}
+
+// ---- run directory and summary ----
+
+// Writes summary.json: final test metrics, Delta_I against the STL run when
+// stl_summary is set, the branch points and the training time.
+static int write_summary(Trainer *tr, const VisTaskMetrics *test, char *err, size_t err_sz) {
+    int T = tr->ds.n_tasks;
+    double delta = NAN;
+    if (tr->method == VIS_METHOD_STL) {
+        delta = 0.0;
+    } else if (tr->cfg.stl_summary[0]) {
+        VisTaskMetrics stl[VIS_MAX_TASKS];
+        char why[1024];
+        if (vis_read_stl_summary(tr->cfg.stl_summary, &tr->ds, stl, why, sizeof why) == 0) {
+            delta = vis_delta_i(test, stl, T);
+        } else {
+            log_warn("vision: no Delta_I: %s (train the stl config first)", why);
+        }
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "dataset", tr->cfg.dataset);
+    cJSON_AddStringToObject(o, "method", tr->cfg.method);
+    cJSON_AddNumberToObject(o, "seed", (double)tr->cfg.seed);
+    cJSON_AddStringToObject(o, "git", CONAL_GIT_REV);
+    cJSON_AddNumberToObject(o, "epochs", tr->cfg.epochs);
+    cJSON_AddNumberToObject(o, "steps", (double)tr->step);
+    cJSON_AddNumberToObject(o, "params", (double)tr->model.net->params.n);
+    cJSON_AddNumberToObject(o, "train_seconds", tr->train_seconds);
+    cJSON *te = cJSON_AddObjectToObject(o, "test");
+    double mean_first = 0.0;
+    for (int t = 0; t < T; t++) {
+        cJSON *m = cJSON_AddObjectToObject(te, tr->ds.tasks[t].name);
+        for (int k = 0; k < test[t].n; k++) {
+            cJSON_AddNumberToObject(m, test[t].names[k], test[t].values[k]);
+        }
+        mean_first += test[t].values[0] / T;
+    }
+    cJSON_AddNumberToObject(o, "mean_first_metric", mean_first);
+    if (isfinite(delta)) {
+        cJSON_AddNumberToObject(o, "delta_i", delta);
+        cJSON_AddStringToObject(o, "delta_i_reference",
+                                tr->method == VIS_METHOD_STL ? "self" : tr->cfg.stl_summary);
+    } else {
+        cJSON_AddNullToObject(o, "delta_i");
+    }
+    cJSON *br = cJSON_AddArrayToObject(o, "branch");
+    for (int t = 0; t < T; t++) {
+        cJSON_AddItemToArray(br, cJSON_CreateNumber(tr->model.spec.branch[t]));
+    }
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/summary.json", tr->dir);
+    int rc = text ? file_write_atomic(path, text, strlen(text), err, err_sz)
+                  : err_set(err, err_sz, ERR_NOMEM, "summary.json: out of memory");
+    free(text);
+    if (rc == 0) {
+        log_info("vision: finished %s delta_i=%.3f train_seconds=%.1f", path, delta,
+                 tr->train_seconds);
+    }
+    return rc;
+}
+
+// Resolves the config (defaults, file or the run's config.json, --seed,
+// --set) and prepares the run directory.
+static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, size_t err_sz) {
+    vis_config_defaults(&tr->cfg);
+    char saved[1100];
+    const char *path = opt->config_path;
+    if (opt->resume && opt->out_dir) {
+        snprintf(saved, sizeof saved, "%s/config.json", opt->out_dir);
+        if (file_exists(saved)) {
+            path = saved;
+        }
+    }
+    if (!path) {
+        return err_set(err, err_sz, ERR_ARG, "vision: no CONFIG given and no config.json to "
+                       "resume from");
+    }
+    int rc = cfg_load_file(&vis_config_schema, &tr->cfg, path, err, err_sz);
+    if (rc == 0 && opt->seed >= 0) {
+        tr->cfg.seed = opt->seed;
+    }
+    for (int i = 0; rc == 0 && i < opt->n_sets; i++) {
+        rc = cfg_set(&vis_config_schema, &tr->cfg, opt->sets[i], err, err_sz);
+    }
+    if (rc == 0) {
+        rc = vis_config_check(&tr->cfg, err, err_sz);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    tr->method = (VisMethod)vis_method_parse(tr->cfg.method);
+    if (opt->out_dir) {
+        snprintf(tr->dir, sizeof tr->dir, "%s", opt->out_dir);
+    } else {
+        snprintf(tr->dir, sizeof tr->dir, "runs/vision-%s-%s-s%lld", tr->cfg.dataset,
+                 tr->cfg.method, tr->cfg.seed);
+    }
+    char ckpt[1100], cfg_path[1100];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", tr->dir);
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.json", tr->dir);
+    if (opt->resume && !file_exists(ckpt)) {
+        return err_set(err, err_sz, ERR_IO, "vision: --resume: %s not found", ckpt);
+    }
+    if (!opt->resume && file_exists(ckpt)) {
+        return err_set(err, err_sz, ERR_ARG, "vision: %s already holds a run; pass --resume "
+                       "to continue it or choose another --out", tr->dir);
+    }
+    if (opt->resume && path != saved) {
+        // a resumed run must keep the config it started with
+        VisConfig old;
+        vis_config_defaults(&old);
+        rc = cfg_load_file(&vis_config_schema, &old, cfg_path, err, err_sz);
+        const CfgField *f = rc == 0 ? cfg_diff(&vis_config_schema, &old, &tr->cfg, NULL) : NULL;
+        if (f) {
+            return err_set(err, err_sz, ERR_CONFIG, "vision: --resume: %s differs from the "
+                           "run's config.json; resume without CONFIG or start a new run",
+                           f->path);
+        }
+    }
+    rc = rc == 0 ? file_mkdirs(tr->dir, err, err_sz) : rc;
+    if (rc == 0) {
+        rc = cfg_save_file(&vis_config_schema, &tr->cfg, cfg_path, err, err_sz);
+    }
+    return rc;
+}
+
+static void trainer_deinit(Trainer *tr) {
+    if (tr->have_model) {
+        vis_model_deinit(&tr->model);
+    }
+    vis_batch_deinit(&tr->batch);
+    vis_batch_deinit(&tr->vbatch);
+    vis_dataset_deinit(&tr->ds);
+    free(tr->perm);
+}
+
+// Runs the remaining epochs of both stages.
+static int train_stages(Trainer *tr, VisTaskMetrics *test, char *err, size_t err_sz) {
+    int rc = 0, evaluated = 0;
+    int first_stage = vis_method_searches(tr->method) ? 0 : 1;
+    if (!tr->have_model) {
+        tr->stage = first_stage;
+        rc = build_model(tr, err, err_sz);
+    }
+    while (rc == 0) {
+        int n_epochs = tr->stage == 0 ? tr->cfg.search_epochs : tr->cfg.epochs;
+        while (rc == 0 && tr->epoch < n_epochs) {
+            rc = run_epoch(tr, test, err, err_sz);
+            evaluated = rc == 0;
+            if (rc == 0) {
+                rc = save_checkpoint(tr, err, err_sz);
+            }
+        }
+        if (rc != 0 || tr->stage == 1) {
+            break;
+        }
+        derive_branches(tr);
+        tr->stage = 1;
+        tr->epoch = 0;
+        rc = build_model(tr, err, err_sz);
+    }
+    if (rc == 0 && !evaluated) {
+        // resumed after the last epoch: recompute the test metrics
+        rc = vis_evaluate(&tr->model, &tr->ds, &tr->ds.test, tr->ds.test.n, tr->cfg.eval_batch,
+                          test, err, err_sz);
+    }
+    return rc;
+}
+
+int vis_train_main(const VisTrainOptions *opt, char *err, size_t err_sz) {
+    Trainer *tr = calloc(1, sizeof *tr);
+    if (!tr) {
+        return err_set(err, err_sz, ERR_NOMEM, "vision: out of memory");
+    }
+    int rc = resolve_config(tr, opt, err, err_sz);
+    if (rc == 0) {
+        log_info("vision: run=%s config=%s dataset=%s method=%s seed=%lld git=%s threads=%d",
+                 tr->dir, opt->config_path ? opt->config_path : "(resumed)", tr->cfg.dataset,
+                 tr->cfg.method, tr->cfg.seed, CONAL_GIT_REV, opt->threads);
+        rc = vis_dataset_load(&tr->cfg, &tr->ds, err, err_sz);
+    }
+    if (rc == 0 && vis_method_searches(tr->method) && tr->cfg.n_val >= tr->ds.train.n) {
+        rc = err_set(err, err_sz, ERR_CONFIG, "config: data.n_val: %d held-out images leave "
+                     "none of the %d training images", tr->cfg.n_val, tr->ds.train.n);
+    }
+    if (rc == 0) {
+        log_info("vision: dataset=%s train=%d test=%d tasks=%d", tr->ds.name, tr->ds.train.n,
+                 tr->ds.test.n, tr->ds.n_tasks);
+        tr->perm = malloc(sizeof(int) * (size_t)tr->ds.train.n);
+        rc = tr->perm ? 0 : err_set(err, err_sz, ERR_NOMEM, "vision: out of memory");
+    }
+    if (rc == 0) {
+        rc = vis_batch_init(&tr->ds, &tr->batch, tr->cfg.batch_size, err, err_sz);
+    }
+    if (rc == 0) {
+        rc = vis_batch_init(&tr->ds, &tr->vbatch, tr->cfg.batch_size, err, err_sz);
+    }
+    if (rc == 0) {
+        tr->adam = nn_adam_defaults();
+        tr->adam.lr = (float)tr->cfg.lr;
+        tr->adam.weight_decay = (float)tr->cfg.weight_decay;
+        tr->alpha_adam = nn_adam_defaults();
+        tr->alpha_adam.lr = (float)tr->cfg.alpha_lr;
+        rng_init_stream(&tr->rng, (uint64_t)tr->cfg.seed, 7);
+        if (opt->resume) {
+            rc = load_checkpoint(tr, err, err_sz);
+        }
+    }
+    VisTaskMetrics test[VIS_MAX_TASKS];
+    if (rc == 0) {
+        rc = train_stages(tr, test, err, err_sz);
+    }
+    if (rc == 0) {
+        rc = write_summary(tr, test, err, err_sz);
+    }
+    trainer_deinit(tr);
+    free(tr);
+    return rc;
+}
