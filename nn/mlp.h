@@ -41,7 +41,10 @@ size_t nn_mlp_count_params(const int *sizes, int n_sizes);
 // Creates an MLP with n_sizes - 1 layers. When params and grads are NULL the
 // MLP allocates its own blocks; otherwise it binds into the caller's blocks
 // (each at least nn_mlp_count_params floats), which lets several networks
-// share one optimiser block. Returns NULL on bad sizes or allocation failure.
+// share one optimiser block. With caller params, grads may be NULL for a
+// forward-only network (a target copy), whose backward then fails an ASSERT.
+// Returns NULL, after logging the bad value, on invalid sizes, max_batch < 1,
+// grads without params, or allocation failure.
 NnMlp *nn_mlp_create(const int *sizes, int n_sizes, NnActivation hidden_act,
                      NnActivation out_act, int max_batch, float *params, float *grads);
 void nn_mlp_destroy(NnMlp *mlp);

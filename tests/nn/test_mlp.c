@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 
+#include "common/log.h"
 #include "common/rng.h"
 #include "tests/check.h"
 #include "tests/nn/nn_check.h"
@@ -117,18 +118,58 @@ static void borrowed_blocks(void) {
     free(grads);
 }
 
+static char last_log[512];
+
+// Log sink that keeps the last line, so tests can check error messages.
+static void capture_log(LogLevel level, const char *line, void *ctx) {
+    (void)level;
+    (void)ctx;
+    snprintf(last_log, sizeof last_log, "%s", line);
+}
+
 static void create_rejects_bad_sizes(void) {
     int zero[] = {4, 0, 2};
     int one[] = {4};
     int many[NN_MLP_MAX_LAYERS + 2] = {2, 2, 2, 2, 2, 2, 2, 2, 2, 2};
     int ok[] = {4, 2};
     float params[10];
+    log_set_sink(capture_log, NULL);
     CHECK(nn_mlp_create(zero, 3, NN_ACT_RELU, NN_ACT_NONE, 4, NULL, NULL) == NULL);
+    CHECK_STR_CONTAINS(last_log, "layer size 0 at index 1");
     CHECK(nn_mlp_create(one, 1, NN_ACT_RELU, NN_ACT_NONE, 4, NULL, NULL) == NULL);
+    CHECK_STR_CONTAINS(last_log, "1 layer sizes given, expected 2 to 9");
     CHECK(nn_mlp_create(many, NN_MLP_MAX_LAYERS + 2, NN_ACT_RELU, NN_ACT_NONE, 4, NULL,
                         NULL) == NULL);
+    CHECK_STR_CONTAINS(last_log, "10 layer sizes given");
     CHECK(nn_mlp_create(ok, 2, NN_ACT_RELU, NN_ACT_NONE, 0, NULL, NULL) == NULL);
+    CHECK_STR_CONTAINS(last_log, "max_batch 0 must be positive");
     CHECK(nn_mlp_create(ok, 2, NN_ACT_RELU, NN_ACT_NONE, 4, NULL, params) == NULL);
+    CHECK_STR_CONTAINS(last_log, "gradient block was given without a parameter block");
+    log_set_sink(NULL, NULL);
+}
+
+// Runs backward on an MLP created without a gradient block.
+static void backward_forward_only(void *ctx) {
+    NnMlp *mlp = ctx;
+    float dy[2] = {1.0f, 1.0f};
+    nn_mlp_backward(mlp, dy, NULL, 1);
+}
+
+static void forward_only_network(void) {
+    // a target copy binds parameters without gradients
+    int sizes[] = {3, 4, 2};
+    size_t n = nn_mlp_count_params(sizes, 3);
+    float *params = calloc(n, sizeof(float));
+    NnMlp *mlp = nn_mlp_create(sizes, 3, NN_ACT_RELU, NN_ACT_NONE, 1, params, NULL);
+    CHECK(mlp != NULL);
+    CHECK(mlp->layers[0].dw == NULL);
+    float x[3] = {1.0f, 2.0f, 3.0f};
+    const float *y = nn_mlp_forward(mlp, x, 1);
+    CHECK(y[0] == 0.0f);
+    CHECK(expect_fatal(backward_forward_only, mlp));
+    CHECK_STR_CONTAINS(fatal_message, "no gradient block");
+    nn_mlp_destroy(mlp);
+    free(params);
 }
 
 // Runs a gradient check of one architecture on a batch of B rows.
@@ -167,9 +208,10 @@ static void check_architecture(const int *sizes, int n_sizes, NnActivation hidde
     // analytic gradients of loss = sum r * y
     nn_mlp_backward(mlp, r, dx, B);
 
-    // central differences over every parameter and input; a ReLU kink crossed
-    // by the step would show as one large error, so h is small and the
-    // inputs are random (a pre-activation within h of 0 is improbable)
+    // central differences over every parameter and input. A step that
+    // crosses a ReLU kink would show as one large error, so h is small and
+    // the inputs are random, which makes a pre-activation within h of 0
+    // improbable.
     double h = 1e-5, worst_p = 0.0, worst_x = 0.0;
     for (size_t k = 0; k < n; k++) {
         double keep = p[k];
@@ -323,6 +365,7 @@ int main(void) {
     RUN_TEST(layers_tile_block);
     RUN_TEST(borrowed_blocks);
     RUN_TEST(create_rejects_bad_sizes);
+    RUN_TEST(forward_only_network);
     RUN_TEST(gradient_check_relu_none);
     RUN_TEST(gradient_check_tanh_tanh);
     RUN_TEST(gradient_check_single_row);
