@@ -1,0 +1,305 @@
+// `conal train`, `conal eval` and `conal config` run as a user runs them.
+//
+// Each test runs the built binary in a private temporary directory on a tiny
+// config (20-step episodes, two hidden layers of 16) and checks exit codes,
+// error messages and the run directory. Resume and interrupt tests compare
+// the files of an interrupted run with those of an uninterrupted one.
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+#include "tests/check.h"
+
+static char tmp[512];
+static char out_text[65536];   // stdout and stderr of the last command
+
+static const char tiny_config[] =
+    "{\n"
+    "  \"seed\": 5,\n"
+    "  \"env\": {\"episode_length\": 20},\n"
+    "  \"agent\": {\"method\": \"mtsac\", \"actor\": {\"hidden\": [16, 16]},\n"
+    "            \"critic\": {\"hidden\": [16, 16]}},\n"
+    "  \"train\": {\"steps\": 120, \"batch_size\": 8, \"random_steps\": 40,\n"
+    "            \"replay_capacity\": 500, \"log_interval\": 20, \"eval_interval\": 60,\n"
+    "            \"eval_episodes\": 1, \"checkpoint_interval\": 40}\n"
+    "}\n";
+
+// Writes text to tmp/name.
+static void write_file(const char *name, const char *text) {
+    char path[700], err[256];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    if (file_write_atomic(path, text, strlen(text), err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        exit(2);
+    }
+}
+
+// Reads tmp/name into a malloc'd string ("" when missing).
+static char *read_file(const char *name) {
+    char path[700], err[256];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    char *text = NULL;
+    size_t n = 0;
+    if (file_read_all(path, &text, &n, err, sizeof err) != 0) {
+        text = calloc(1, 1);
+    }
+    return text;
+}
+
+// Runs `conal ARGS` in tmp with 1 thread; returns the exit code and keeps
+// the combined output in out_text.
+static int run(const char *args) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s/conal' %s > out.txt 2>&1", tmp,
+             CONAL_BINARY_DIR, args);
+    int status = system(cmd);
+    char *text = read_file("out.txt");
+    snprintf(out_text, sizeof out_text, "%s", text);
+    free(text);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// metrics.jsonl of a run with the timing fields cut off each line.
+static char *metrics_without_timing(const char *dir) {
+    char name[600];
+    snprintf(name, sizeof name, "%s/metrics.jsonl", dir);
+    char *text = read_file(name);
+    char *w = text;
+    for (char *r = text; *r;) {
+        char *cut = strstr(r, ",\"env_steps_per_s\"");
+        char *eol = strchr(r, '\n');
+        size_t keep = cut && (!eol || cut < eol) ? (size_t)(cut - r)
+                                                 : (eol ? (size_t)(eol - r) : strlen(r));
+        memmove(w, r, keep);
+        w += keep;
+        if (!eol) {
+            break;
+        }
+        *w++ = '\n';
+        r = eol + 1;
+    }
+    *w = '\0';
+    return text;
+}
+
+// 1 when tmp/a and tmp/b have the same bytes.
+static int same_file(const char *a, const char *b) {
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "cmp -s '%s/%s' '%s/%s'", tmp, a, tmp, b);
+    return system(cmd) == 0;
+}
+
+// Checks that runs a and b produced the same records and final state.
+static void check_same_run(const char *a, const char *b) {
+    char *ma = metrics_without_timing(a), *mb = metrics_without_timing(b);
+    CHECK(ma[0] != '\0');
+    CHECK_MSG(strcmp(ma, mb) == 0, "metrics of %s and %s differ", a, b);
+    free(ma);
+    free(mb);
+    char fa[600], fb[600];
+    snprintf(fa, sizeof fa, "%s/eval.jsonl", a);
+    snprintf(fb, sizeof fb, "%s/eval.jsonl", b);
+    CHECK_MSG(same_file(fa, fb), "%s differs from %s", fa, fb);
+    snprintf(fa, sizeof fa, "%s/checkpoint.bin", a);
+    snprintf(fb, sizeof fb, "%s/checkpoint.bin", b);
+    CHECK_MSG(same_file(fa, fb), "%s differs from %s", fa, fb);
+}
+
+// A finished run writes every file of the run directory.
+static void test_run_directory(void) {
+    CHECK_EQ_INT(0, run("train tiny.json --out r1 --threads 1"));
+    const char *files[] = {"config.json", "metrics.jsonl", "eval.jsonl", "checkpoint.bin",
+                           "best.bin", "summary.json"};
+    for (int i = 0; i < 6; i++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/r1/%s", tmp, files[i]);
+        CHECK_MSG(file_exists(path), "missing %s", path);
+    }
+    CHECK_STR_CONTAINS(out_text, "reach-v3");          // the final table
+    CHECK_STR_CONTAINS(out_text, "MuJoCo 2.2.2");      // start-of-run record
+    char *ev = read_file("r1/eval.jsonl");
+    CHECK_STR_CONTAINS(ev, "{\"step\":60,");
+    CHECK_STR_CONTAINS(ev, "{\"step\":120,");          // every run evaluates at its end
+    CHECK_STR_CONTAINS(ev, "\"mean_success\":");
+    free(ev);
+    char *m = read_file("r1/metrics.jsonl");
+    CHECK_STR_CONTAINS(m, "\"conflict_ratio\":{\"actor\":[");
+    CHECK_STR_CONTAINS(m, "\"temp\":[");
+    free(m);
+}
+
+// Two runs with the same seed are identical.
+static void test_same_seed_same_run(void) {
+    CHECK_EQ_INT(0, run("train tiny.json --out r2 --threads 1 --quiet"));
+    check_same_run("r1", "r2");
+    CHECK_EQ_INT(0, run("train tiny.json --out r3 --threads 1 --quiet --seed 6"));
+    char *a = read_file("r1/eval.jsonl"), *b = read_file("r3/eval.jsonl");
+    CHECK(strcmp(a, b) != 0);
+    free(a);
+    free(b);
+}
+
+// A run stopped at step 60 and resumed to 120 equals the uninterrupted run.
+static void test_resume_equals_uninterrupted(void) {
+    CHECK_EQ_INT(0, run("train tiny.json --out r4 --threads 1 --quiet --steps 60"));
+    CHECK_EQ_INT(0, run("train --resume --out r4 --threads 1 --quiet --steps 120"));
+    check_same_run("r1", "r4");
+    // a finished run cannot be resumed without more steps
+    CHECK(run("train --resume --out r4 --threads 1") != 0);
+    CHECK_STR_CONTAINS(out_text, "already finished at step 120");
+}
+
+// SIGINT: the run saves at the next episode boundary, exits non-zero, and
+// resuming it reproduces the uninterrupted run.
+static void test_interrupt_then_resume(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(tmp) != 0) {
+            _exit(3);
+        }
+        FILE *null = freopen("/dev/null", "w", stderr);
+        (void)null;
+        execl(CONAL_BINARY_DIR "/conal", "conal", "train", "tiny.json", "--out", "r5",
+              "--threads", "1", "--steps", "400", (char *)NULL);
+        _exit(4);
+    }
+    // wait until training has started, then interrupt
+    char metrics[700];
+    snprintf(metrics, sizeof metrics, "%s/r5/metrics.jsonl", tmp);
+    for (int i = 0; i < 600 && !file_exists(metrics); i++) {
+        struct timespec pause = {0, 50000000};
+        nanosleep(&pause, NULL);
+    }
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ_INT(130, WEXITSTATUS(status));
+    char *m = metrics_without_timing("r5");
+    CHECK(m[0] != '\0');
+    free(m);
+
+    // the resumed run must end exactly like an uninterrupted one
+    CHECK_EQ_INT(0, run("train --resume --out r5 --threads 1 --quiet --steps 400"));
+    CHECK_EQ_INT(0, run("train tiny.json --out r6 --threads 1 --quiet --steps 400"));
+    check_same_run("r5", "r6");
+}
+
+// Config and flag errors: non-zero exit and a message naming the problem.
+static void test_bad_configs_and_flags(void) {
+    write_file("bad_key.json", "{\"train\": {\"stepz\": 10}}");
+    CHECK(run("train bad_key.json --out x1") != 0);
+    CHECK_STR_CONTAINS(out_text, "train.stepz");
+
+    write_file("bad_type.json", "{\"train\": {\"batch_size\": \"64\"}}");
+    CHECK(run("train bad_type.json --out x2") != 0);
+    CHECK_STR_CONTAINS(out_text, "train.batch_size");
+
+    CHECK(run("train tiny.json --out x3 --set train.nope=3") != 0);
+    CHECK_STR_CONTAINS(out_text, "train.nope");
+
+    CHECK(run("train tiny.json --out x4 --set agent.method=conal-pcgrad") != 0);
+    CHECK_STR_CONTAINS(out_text, "'conal-pcgrad' is not built yet");
+
+    CHECK(run("train tiny.json --out x5 --set train.steps=130") != 0);
+    CHECK_STR_CONTAINS(out_text, "multiple of env.episode_length");
+
+    CHECK(run("train tiny.json --out x6 --set train.replay_capacity=100000000000") != 0);
+    CHECK_STR_CONTAINS(out_text, "physical memory");
+
+    CHECK(run("train tiny.json --out r1") != 0);
+    CHECK_STR_CONTAINS(out_text, "already exists");
+
+    CHECK(run("train tiny.json --out x7 --threads zero") != 0);
+    CHECK_STR_CONTAINS(out_text, "--threads");
+
+    CHECK(run("train tiny.json --out x8 --bogus") != 0);
+    CHECK_STR_CONTAINS(out_text, "--bogus");
+
+    CHECK(run("train missing.json --out x9") != 0);
+    CHECK_STR_CONTAINS(out_text, "missing.json");
+
+    // none of the failed runs left a directory behind
+    char path[700];
+    snprintf(path, sizeof path, "%s/x1", tmp);
+    CHECK(!file_exists(path));
+}
+
+// A config given with --resume must match the run apart from train.steps.
+static void test_resume_config_mismatch(void) {
+    write_file("other.json",
+               "{\"seed\": 5, \"env\": {\"episode_length\": 20},\n"
+               " \"agent\": {\"gamma\": 0.9, \"actor\": {\"hidden\": [16, 16]},\n"
+               "           \"critic\": {\"hidden\": [16, 16]}},\n"
+               " \"train\": {\"steps\": 120, \"batch_size\": 8, \"random_steps\": 40,\n"
+               "  \"replay_capacity\": 500, \"log_interval\": 20, \"eval_interval\": 60,\n"
+               "  \"eval_episodes\": 1, \"checkpoint_interval\": 40}}");
+    CHECK(run("train other.json --resume --out r1 --steps 160") != 0);
+    CHECK_STR_CONTAINS(out_text, "agent.gamma");
+    CHECK(run("train --resume --out nowhere") != 0);
+    CHECK_STR_CONTAINS(out_text, "nowhere/config.json not found");
+}
+
+// `conal eval` on a run, on one task, and the random policy.
+static void test_eval_command(void) {
+    CHECK_EQ_INT(0, run("eval r1 --episodes 2 --threads 1"));
+    CHECK_STR_CONTAINS(out_text, "window-close-v3");
+    CHECK_STR_CONTAINS(out_text, "trained policy");
+    CHECK_EQ_INT(0, run("eval r1/best.bin --task reach-v3 --goal 3 --episodes 1 --json"));
+    CHECK_STR_CONTAINS(out_text, "\"reach-v3\":");
+    CHECK_EQ_INT(0, run("eval --random --task push-v3 --episodes 1 --json"));
+    CHECK_STR_CONTAINS(out_text, "\"policy\": \"random\"");
+    CHECK(run("eval r1 --task reach-v2") != 0);
+    CHECK_STR_CONTAINS(out_text, "reach-v2");
+    CHECK(run("eval r1 --goal 50") != 0);
+    CHECK_STR_CONTAINS(out_text, "--goal");
+}
+
+// `conal config` prints the resolved config with its defaults.
+static void test_config_command(void) {
+    CHECK_EQ_INT(0, run("config tiny.json"));
+    CHECK_STR_CONTAINS(out_text, "\"replay_capacity\":\t500");
+    CHECK_STR_CONTAINS(out_text, "\"target_entropy\":\t-4");
+    CHECK_EQ_INT(0, run("config tiny.json --set agent.gamma=0.5"));
+    CHECK_STR_CONTAINS(out_text, "\"gamma\":\t0.5");
+    CHECK(run("config bad_key.json") != 0);
+    CHECK_STR_CONTAINS(out_text, "train.stepz");
+}
+
+// --estimate measures and projects without creating a run directory.
+static void test_estimate(void) {
+    CHECK_EQ_INT(0, run("train tiny.json --out e1 --threads 1 --estimate"));
+    CHECK_STR_CONTAINS(out_text, "projected:");
+    char path[700];
+    snprintf(path, sizeof path, "%s/e1", tmp);
+    CHECK(!file_exists(path));
+}
+
+int main(void) {
+    struct stat st;
+    if (stat(CONAL_BINARY_DIR "/conal", &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "%s/conal is not the conal binary (build the conal_cli target)\n",
+                CONAL_BINARY_DIR);
+        return 1;
+    }
+    check_tmpdir(tmp, sizeof tmp, "rl-cli");
+    write_file("tiny.json", tiny_config);
+    RUN_TEST(test_run_directory);
+    RUN_TEST(test_same_seed_same_run);
+    RUN_TEST(test_resume_equals_uninterrupted);
+    RUN_TEST(test_interrupt_then_resume);
+    RUN_TEST(test_bad_configs_and_flags);
+    RUN_TEST(test_resume_config_mismatch);
+    RUN_TEST(test_eval_command);
+    RUN_TEST(test_config_command);
+    RUN_TEST(test_estimate);
+    check_rmtree(tmp);
+    return check_summary();
+}
