@@ -359,8 +359,10 @@ typedef struct TrainerCounters {
     int64_t log_episodes;
 } TrainerCounters;
 
-// Writes the whole training state to path atomically.
-static int save_checkpoint(const Trainer *tr, const char *name, char *err, size_t err_sz) {
+// Writes the training state to DIR/name atomically; the replay buffers only
+// when with_replay (best.bin keeps just what evaluation needs).
+static int save_checkpoint(const Trainer *tr, const char *name, int with_replay, char *err,
+                           size_t err_sz) {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", tr->dir, name);
     TrainerCounters c;
@@ -387,7 +389,7 @@ static int save_checkpoint(const Trainer *tr, const char *name, char *err, size_
         (rc = nn_ckpt_write(&w, "trainer.replay_rng", &tr->replay_rng, sizeof tr->replay_rng,
                             err, err_sz)) != 0 ||
         (rc = rl_sac_save(tr->sac, &w, err, err_sz)) != 0 ||
-        (rc = rl_replay_save(&tr->replay, &w, err, err_sz)) != 0) {
+        (with_replay && (rc = rl_replay_save(&tr->replay, &w, err, err_sz)) != 0)) {
         nn_ckpt_writer_abort(&w);
         return rc;
     }
@@ -602,7 +604,7 @@ static int evaluate_now(Trainer *tr, RlEvalResult *res, char *err, size_t err_sz
              res->mean_success, res->success[0]);
     if (res->mean_success > tr->best_success) {
         tr->best_success = res->mean_success;
-        rc = save_checkpoint(tr, "best.bin", err, err_sz);
+        rc = save_checkpoint(tr, "best.bin", 0, err, err_sz);
     }
     return rc;
 }
@@ -672,7 +674,7 @@ static int train_loop(Trainer *tr, char *err, size_t err_sz) {
         int ckpt_now = last || (cfg->checkpoint_interval > 0 &&
                                 tr->step % cfg->checkpoint_interval == 0);
         if ((ckpt_now || (boundary && stop_requested)) &&
-            (rc = save_checkpoint(tr, "checkpoint.bin", err, err_sz)) != 0) {
+            (rc = save_checkpoint(tr, "checkpoint.bin", 1, err, err_sz)) != 0) {
             return rc;
         }
         if (boundary && stop_requested && !last) {

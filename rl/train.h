@@ -3,8 +3,9 @@
 // Dimension letters: K tasks (the ten MT10 tasks), O observation, A action.
 // A run directory holds config.json (fully resolved), metrics.jsonl (one
 // record per log interval), eval.jsonl (one record per evaluation),
-// checkpoint.bin (latest), best.bin (best mean evaluation success so far)
-// and summary.json once the run finishes.
+// checkpoint.bin (latest, everything needed to resume), best.bin (the agent
+// at the best mean evaluation success so far, without replay buffers) and
+// summary.json once the run finishes.
 //
 // Resume is exact: checkpoints are taken only when every env is at an
 // episode boundary (all envs run episodes of env.episode_length steps in
