@@ -168,10 +168,11 @@ int rl_config_check(const RlConfig *cfg, char *err, size_t err_sz) {
                     cfg->log_std_min, cfg->log_std_max);
     }
     int method = rl_method_parse(cfg->method);
-    if (method != RL_METHOD_STL && method != RL_METHOD_MTSAC && method != RL_METHOD_MHSAC) {
+    if (method != RL_METHOD_STL && method != RL_METHOD_MTSAC && method != RL_METHOD_MHSAC &&
+        method != RL_METHOD_PCGRAD && method != RL_METHOD_CAGRAD) {
         add_problem(err, err_sz, &len,
                     "config: agent.method: '%s' is not built yet; available: stl, mtsac, "
-                    "mhsac",
+                    "mhsac, pcgrad, cagrad",
                     cfg->method);
     }
     if (cfg->n_actor_hidden > RL_NET_MAX_HIDDEN || cfg->n_critic_hidden > RL_NET_MAX_HIDDEN) {

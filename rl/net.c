@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "rl/net_gradmix.h"
 
 const char *const rl_method_names[] = {
     "stl", "mtsac", "mhsac", "pcgrad", "cagrad", "conal", "conal-pcgrad", "conal-cagrad", NULL,
@@ -366,11 +367,13 @@ RlNet *rl_net_create(const RlNetSpec *spec, RngState *rng, char *err, size_t err
         return rl_net_create_dense(spec, levels - 1, 0, NULL, rng, err, err_sz);
     case RL_METHOD_PCGRAD:
     case RL_METHOD_CAGRAD:
+        return rl_net_create_gradmix(spec, rng, err, err_sz);
     case RL_METHOD_CONAL:
     case RL_METHOD_CONAL_PCGRAD:
     case RL_METHOD_CONAL_CAGRAD:
         err_set(err, err_sz, ERR_CONFIG,
-                "agent.method: '%s' is not built yet; available: stl, mtsac, mhsac",
+                "agent.method: '%s' is not built yet; available: stl, mtsac, mhsac, "
+                "pcgrad, cagrad",
                 rl_method_names[spec->method]);
         return NULL;
     default:

@@ -1,0 +1,138 @@
+// PCGrad and CAGrad as a thin layer over the dense MT-SAC network.
+//
+// The dense network owns forward, backward, weights and checkpoints, and
+// this file wraps its method table. Backward always fills the per-task
+// gradient blocks D of the shared layers. The optimiser step replaces each
+// shared layer's summed gradient with c^T D before Adam. The weights c come
+// from conal_gradmix_apply on the Gram matrix summed over all shared layers.
+// While a dense operation runs, net->impl points back to the dense state.
+#include "rl/net_gradmix.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "conal/gradmix.h"
+
+typedef struct GradmixNet {
+    const RlNetOps *base_ops;   // the dense network's table
+    void *base_impl;            // the dense network's state, owned by it
+    ConalGradMix gm;
+} GradmixNet;
+
+// Points net->impl at the dense state for one call and returns the wrapper.
+static GradmixNet *enter_base(RlNet *net) {
+    GradmixNet *g = net->impl;
+    net->impl = g->base_impl;
+    return g;
+}
+
+static const float *gradmix_forward(RlNet *net, const float *x, int B, RlNetWeights which) {
+    GradmixNet *g = enter_base(net);
+    const float *y = g->base_ops->forward(net, x, B, which);
+    net->impl = g;
+    return y;
+}
+
+// Backward with per-task blocks forced on; the caller's flag is restored.
+static void gradmix_backward(RlNet *net, const float *dy, float *dx, int B) {
+    GradmixNet *g = enter_base(net);
+    int want = net->want_task_grads;
+    net->want_task_grads = 1;
+    g->base_ops->backward(net, dy, dx, B);
+    net->want_task_grads = want;
+    net->impl = g;
+}
+
+// Combines the shared layers' task gradients into params.g, then one Adam step.
+// NOTE: SAC clips params.g (agent.grad_clip > 0) before this runs, so the
+// clip bounds the plain sum and not the combined gradient.
+static void gradmix_apply_update(RlNet *net, const NnAdamConfig *adam) {
+    GradmixNet *g = net->impl;
+    const float *d[RL_NET_MAX_SHARED];
+    size_t n[RL_NET_MAX_SHARED];
+    float *out[RL_NET_MAX_SHARED];
+    for (int s = 0; s < net->n_shared; s++) {
+        d[s] = net->shared[s].d;
+        n[s] = net->shared[s].n;
+        out[s] = net->params.g + net->shared[s].offset;
+    }
+    conal_gradmix_apply(&g->gm, net->spec.n_tasks, net->n_shared, d, n, out, NULL);
+
+    net->adam_step++;
+    nn_adam_update(adam, net->adam_step, net->params.w, net->params.g, net->params.m,
+                   net->params.v, net->params.n);
+}
+
+// Saves PCGrad's order generator so a resumed run draws the same orders.
+static int gradmix_save(const RlNet *net, NnCkptWriter *w, const char *prefix, char *err,
+                        size_t err_sz) {
+    const GradmixNet *g = net->impl;
+    char name[64];
+    snprintf(name, sizeof name, "%s.mix_rng", prefix);
+    return nn_ckpt_write(w, name, g->gm.rng.s, sizeof g->gm.rng.s, err, err_sz);
+}
+
+static int gradmix_load(RlNet *net, const NnCkpt *ck, const char *prefix, char *err,
+                        size_t err_sz) {
+    GradmixNet *g = net->impl;
+    char name[64];
+    snprintf(name, sizeof name, "%s.mix_rng", prefix);
+    g->gm.rng.has_spare = 0;
+    return nn_ckpt_read(ck, name, g->gm.rng.s, sizeof g->gm.rng.s, err, err_sz);
+}
+
+static void gradmix_destroy(RlNet *net) {
+    GradmixNet *g = enter_base(net);
+    const RlNetOps *base = g->base_ops;
+    free(g);
+    base->destroy(net);
+}
+
+static const RlNetOps gradmix_ops = {
+    .forward = gradmix_forward,
+    .backward = gradmix_backward,
+    .apply_update = gradmix_apply_update,
+    .save = gradmix_save,
+    .load = gradmix_load,
+    .destroy = gradmix_destroy,
+};
+
+RlNet *rl_net_create_gradmix(const RlNetSpec *spec, RngState *rng, char *err, size_t err_sz) {
+    ConalGradMixMethod method;
+    switch (spec->method) {
+    case RL_METHOD_PCGRAD:
+        method = CONAL_GRADMIX_PCGRAD;
+        break;
+    case RL_METHOD_CAGRAD:
+        method = CONAL_GRADMIX_CAGRAD;
+        break;
+    default:
+        err_set(err, err_sz, ERR_CONFIG, "rl_net_create_gradmix: method %d is not pcgrad or "
+                "cagrad", (int)spec->method);
+        return NULL;
+    }
+    if (spec->n_tasks > CONAL_GRADMIX_MAX_TASKS) {
+        err_set(err, err_sz, ERR_CONFIG, "agent.method %s: %d tasks, at most %d",
+                rl_method_names[spec->method], spec->n_tasks, CONAL_GRADMIX_MAX_TASKS);
+        return NULL;
+    }
+
+    // the MT-SAC layout: every level shared, task one-hot on the input
+    RlNet *net = rl_net_create_dense(spec, spec->n_hidden + 1, 1, NULL, rng, err, err_sz);
+    if (!net) {
+        return NULL;
+    }
+    GradmixNet *g = calloc(1, sizeof *g);
+    if (!g) {
+        rl_net_destroy(net);
+        err_set(err, err_sz, ERR_NOMEM, "network: out of memory");
+        return NULL;
+    }
+    g->base_ops = net->ops;
+    g->base_impl = net->impl;
+    conal_gradmix_init(&g->gm, method, NULL, rng_next_u64(rng));
+    net->ops = &gradmix_ops;
+    net->impl = g;
+    return net;
+}
