@@ -8,6 +8,10 @@
 // every dW and db and the dx of layers 1..L-1 but not of the input, as a
 // critic update does. Reference and MLP runs alternate within each sample so
 // clock and thermal drift hit both alike; each reports the median sample.
+// Besides wall time, the process CPU time per run is printed: on a machine
+// shared with other jobs it leaves out time spent descheduled, so its ratio
+// is the steadier one for the single-thread case. With two threads it also
+// counts OpenBLAS's spin-waiting and is only a rough figure.
 //
 // Usage: nn_bench [--samples N] (default 15)
 #include <cblas.h>
@@ -31,9 +35,9 @@ typedef struct Reference {
     float *grad[N_SIZES];     // (B x sizes[l])
 } Reference;
 
-static double now_seconds(void) {
+static double clock_seconds(clockid_t clock) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -130,36 +134,41 @@ static void bench_case(int B, int threads, int samples) {
     reference_run(&ref, B);
     mlp_run(mlp, x, dy, B);
 
-    double *t_ref = malloc((size_t)samples * sizeof(double));
-    double *t_mlp = malloc((size_t)samples * sizeof(double));
+    // wall and CPU seconds per run: [0] reference, [1] MLP
+    double *wall[2], *cpu[2];
+    for (int v = 0; v < 2; v++) {
+        wall[v] = malloc((size_t)samples * sizeof(double));
+        cpu[v] = malloc((size_t)samples * sizeof(double));
+    }
     for (int s = 0; s < samples; s++) {
         // alternate which variant goes first
         for (int k = 0; k < 2; k++) {
-            int run_ref = (s + k) % 2 == 0;
-            double t0 = now_seconds();
+            int v = (s + k) % 2;
+            double w0 = clock_seconds(CLOCK_MONOTONIC);
+            double c0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
             for (int i = 0; i < iters; i++) {
-                if (run_ref) {
+                if (v == 0) {
                     reference_run(&ref, B);
                 } else {
                     mlp_run(mlp, x, dy, B);
                 }
             }
-            double dt = (now_seconds() - t0) / iters;
-            if (run_ref) {
-                t_ref[s] = dt;
-            } else {
-                t_mlp[s] = dt;
-            }
+            cpu[v][s] = (clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0) / iters;
+            wall[v][s] = (clock_seconds(CLOCK_MONOTONIC) - w0) / iters;
         }
     }
-    double ref_s = median(t_ref, samples), mlp_s = median(t_mlp, samples);
+    double ref_s = median(wall[0], samples), mlp_s = median(wall[1], samples);
+    double ref_cpu = median(cpu[0], samples), mlp_cpu = median(cpu[1], samples);
     printf("batch=%d threads=%d iters=%d mlp_ms=%.3f ref_ms=%.3f mlp_gflops=%.1f "
-           "ref_gflops=%.1f ratio=%.3f\n",
+           "ref_gflops=%.1f ratio=%.3f mlp_cpu_ms=%.3f ref_cpu_ms=%.3f cpu_ratio=%.3f\n",
            B, threads, iters, 1e3 * mlp_s, 1e3 * ref_s, flops / mlp_s * 1e-9,
-           flops / ref_s * 1e-9, ref_s / mlp_s);
+           flops / ref_s * 1e-9, ref_s / mlp_s, 1e3 * mlp_cpu, 1e3 * ref_cpu,
+           ref_cpu / mlp_cpu);
     fflush(stdout);
-    free(t_ref);
-    free(t_mlp);
+    for (int v = 0; v < 2; v++) {
+        free(wall[v]);
+        free(cpu[v]);
+    }
     free(x);
     free(dy);
     reference_deinit(&ref);
