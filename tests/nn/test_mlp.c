@@ -4,6 +4,7 @@
 // Dimension letters: B batch rows, L layers.
 #include "nn/mlp.h"
 
+#include <cblas.h>
 #include <stdlib.h>
 
 #include "common/log.h"
@@ -334,6 +335,42 @@ static void same_seed_same_network(void) {
     nn_mlp_destroy(b);
 }
 
+static void thread_count_invariant(void) {
+    // OpenBLAS 0.3.21 splits sgemm across threads by blocks of the output,
+    // not along the reduction, so one and two threads should give
+    // bit-identical results. Runs then do not depend on the thread count.
+    int sizes[] = {49, 400, 400, 8};
+    enum { B = 256 };
+    RngState rng;
+    rng_init(&rng, 38);
+    NnMlp *mlp = nn_mlp_create(sizes, 4, NN_ACT_RELU, NN_ACT_NONE, B, NULL, NULL);
+    nn_mlp_init(mlp, &rng);
+    float *x = malloc(B * 49 * sizeof(float)), *dy = malloc(B * 8 * sizeof(float));
+    float *y1 = malloc(B * 8 * sizeof(float)), *g1 = malloc(mlp->n_params * sizeof(float));
+    fill_uniform(x, B * 49, &rng, -1.0, 1.0);
+    fill_uniform(dy, B * 8, &rng, -1.0, 1.0);
+    int saved = openblas_get_num_threads();
+
+    openblas_set_num_threads(1);
+    memcpy(y1, nn_mlp_forward(mlp, x, B), B * 8 * sizeof(float));
+    nn_mlp_backward(mlp, dy, NULL, B);
+    memcpy(g1, mlp->grads, mlp->n_params * sizeof(float));
+
+    openblas_set_num_threads(2);
+    memset(mlp->grads, 0, mlp->n_params * sizeof(float));
+    const float *y2 = nn_mlp_forward(mlp, x, B);
+    CHECK(memcmp(y1, y2, B * 8 * sizeof(float)) == 0);
+    nn_mlp_backward(mlp, dy, NULL, B);
+    CHECK(memcmp(g1, mlp->grads, mlp->n_params * sizeof(float)) == 0);
+
+    openblas_set_num_threads(saved);
+    free(x);
+    free(dy);
+    free(y1);
+    free(g1);
+    nn_mlp_destroy(mlp);
+}
+
 static void flop_counts(void) {
     int sizes[] = {49, 400, 400, 400, 8};
     NnMlp *mlp = nn_mlp_create(sizes, 5, NN_ACT_RELU, NN_ACT_NONE, 1, NULL, NULL);
@@ -373,6 +410,7 @@ int main(void) {
     RUN_TEST(backward_accumulates);
     RUN_TEST(input_copied_on_forward);
     RUN_TEST(same_seed_same_network);
+    RUN_TEST(thread_count_invariant);
     RUN_TEST(flop_counts);
     RUN_TEST(batch_over_max_rejected);
     return check_summary();
