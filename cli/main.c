@@ -14,6 +14,7 @@ static const CliCommand commands[] = {
     {"eval", cmd_eval, "measure per-task success of a trained or random policy"},
     {"config", cmd_config, "print a resolved training config, defaults included"},
     {"vision", cmd_vision, "train multi-task image models (Multi-Fashion, NYUv2, ...)"},
+    {"view", cmd_view, "watch a policy play in a window, or record it to MP4 or PNG"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
