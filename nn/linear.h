@@ -2,8 +2,8 @@
 //
 // Dimension letters: B batch rows, I input features, O output features.
 // Y = X W^T + b with W stored (O x I) as torch.nn.Linear does, so weights
-// compare one-to-one with PyTorch references. Forward and backward are single
-// sgemm calls with transpose flags; nothing is copied or transposed.
+// compare one-to-one with PyTorch references. Every matrix product is one
+// sgemm call with transpose flags, so nothing is copied or transposed.
 // The layer does not own memory: W, b, dW, db point into the parameter and
 // gradient blocks of the network that owns them.
 #ifndef NN_LINEAR_H

@@ -36,7 +36,9 @@ typedef struct NnAdamConfig {
 NnAdamConfig nn_adam_defaults(void);
 
 // One bias-corrected Adam step on n floats, where step is the 1-based count
-// of updates applied to this range so far including this one.
+// of updates applied to this range so far including this one (step < 1
+// fails an ASSERT). With weight_decay > 0 it is AdamW: w *= 1 - lr * decay
+// before the update, in the operation order of torch.optim.AdamW.
 void nn_adam_update(const NnAdamConfig *cfg, long step, float *w, const float *g, float *m,
                     float *v, size_t n);
 
@@ -53,7 +55,8 @@ void nn_params_copy_to_target(NnParamSet *set);
 double nn_grad_norm(const float *g, size_t n);
 
 // Scales g so its global norm is at most max_norm; returns the norm before
-// clipping. max_norm <= 0 disables clipping.
+// clipping. max_norm <= 0 disables clipping. A NaN or infinite norm leaves g
+// unchanged, so the caller can detect it with nn_all_finite and skip the step.
 double nn_grad_clip(float *g, size_t n, double max_norm);
 
 // 1 if every float in x is finite.
