@@ -602,15 +602,18 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
         return err_set(err, err_sz, ERR_ARG, "vision: %s already holds a run; pass --resume "
                        "to continue it or choose another --out", tr->dir);
     }
-    if (opt->resume && path != saved) {
-        // a resumed run must keep the config it started with
+    if (opt->resume) {
+        // a resumed run keeps the config it started with, except that it may
+        // be extended by more epochs
         VisConfig old;
         vis_config_defaults(&old);
         rc = cfg_load_file(&vis_config_schema, &old, cfg_path, err, err_sz);
-        const CfgField *f = rc == 0 ? cfg_diff(&vis_config_schema, &old, &tr->cfg, NULL) : NULL;
+        static const char *const may_change[] = {"train.epochs", NULL};
+        const CfgField *f =
+            rc == 0 ? cfg_diff(&vis_config_schema, &old, &tr->cfg, may_change) : NULL;
         if (f) {
             return err_set(err, err_sz, ERR_CONFIG, "vision: --resume: %s differs from the "
-                           "run's config.json; resume without CONFIG or start a new run",
+                           "run's config.json; only train.epochs may change on resume",
                            f->path);
         }
     }

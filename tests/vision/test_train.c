@@ -1,0 +1,172 @@
+// `conal vision` runs end to end on a small Multi-Fashion: run files,
+// determinism, resume, Delta_I and config errors. Reads Debian's
+// Fashion-MNIST files.
+#include "vision/train.h"
+
+#include <stdlib.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/error.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "tests/check.h"
+
+static char tmp[256];
+
+static void write_config(const char *name, const char *method, const char *extra) {
+    char path[512], text[2048];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    snprintf(text, sizeof text,
+             "{\"dataset\": \"multifashion\", \"method\": \"%s\", \"seed\": 2,\n"
+             " \"data\": {\"cache_dir\": \"%s/cache\", \"n_train\": 512, \"n_test\": 128,"
+             " \"n_val\": 128},\n"
+             " \"train\": {\"epochs\": 2, \"search_epochs\": 1, \"batch_size\": 64,"
+             " \"eval_batch\": 64, \"log_interval\": 1000}%s}\n",
+             method, tmp, extra);
+    char err[256];
+    CHECK_EQ_INT(0, file_write_atomic(path, text, strlen(text), err, sizeof err));
+}
+
+// Runs one configured training; returns its status and leaves err filled.
+static int run(const char *config, const char *out, int resume, const char *set, char *err,
+               size_t err_sz) {
+    char cfg_path[512], out_path[512];
+    snprintf(cfg_path, sizeof cfg_path, "%s/%s", tmp, config);
+    snprintf(out_path, sizeof out_path, "%s/%s", tmp, out);
+    VisTrainOptions opt;
+    memset(&opt, 0, sizeof opt);
+    opt.config_path = cfg_path;
+    opt.out_dir = out_path;
+    opt.seed = -1;
+    opt.threads = 1;
+    opt.resume = resume;
+    if (set) {
+        opt.sets[opt.n_sets++] = set;
+    }
+    err[0] = '\0';
+    return vis_train_main(&opt, err, err_sz);
+}
+
+// The "test" object of a run's summary.json, printed, or NULL.
+static char *summary_field(const char *out, const char *field) {
+    char path[512], err[256], *text = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/%s/summary.json", tmp, out);
+    if (file_read_all(path, &text, &len, err, sizeof err) != 0) {
+        return NULL;
+    }
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    char *s = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(root, field));
+    cJSON_Delete(root);
+    return s;
+}
+
+static void hps_run_writes_files(void) {
+    char err[1024];
+    int rc = run("hps.json", "hps-a", 0, NULL, err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    const char *files[] = {"config.json", "metrics.jsonl", "checkpoint.bin", "summary.json"};
+    for (int i = 0; i < 4; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/hps-a/%s", tmp, files[i]);
+        CHECK_MSG(file_exists(path), "missing %s", path);
+    }
+    char *test = summary_field("hps-a", "test");
+    CHECK_STR_CONTAINS(test, "\"top_left\":{\"acc\":");
+    CHECK_STR_CONTAINS(test, "\"bottom_right\":{\"acc\":");
+    free(test);
+}
+
+static void same_seed_same_result(void) {
+    char err[1024];
+    int rc = run("hps.json", "hps-b", 0, NULL, err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    char *a = summary_field("hps-a", "test"), *b = summary_field("hps-b", "test");
+    CHECK(a && b && strcmp(a, b) == 0);
+    free(a);
+    free(b);
+}
+
+// One epoch, then a resume to two epochs, ends where two straight epochs do.
+static void resume_matches_straight_run(void) {
+    char err[1024];
+    int rc = run("hps.json", "hps-r", 0, "train.epochs=1", err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    rc = run("hps.json", "hps-r", 1, "train.epochs=2", err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    char *a = summary_field("hps-a", "test"), *r = summary_field("hps-r", "test");
+    CHECK(a && r && strcmp(a, r) == 0);
+    free(a);
+    free(r);
+}
+
+static void delta_i_against_stl_run(void) {
+    char err[1024];
+    int rc = run("stl.json", "stl", 0, NULL, err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    char *self = summary_field("stl", "delta_i");
+    CHECK(self && strcmp(self, "0") == 0);
+    rc = run("pcgrad.json", "pcgrad", 0, NULL, err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    char *d = summary_field("pcgrad", "delta_i");
+    CHECK(d && strcmp(d, "null") != 0);
+    free(self);
+    free(d);
+}
+
+static void conal_searches_then_retrains(void) {
+    char err[1024];
+    int rc = run("conal.json", "conal", 0, "train.epochs=1", err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    char *branch = summary_field("conal", "branch");
+    CHECK(branch != NULL);
+    int b0 = 0, b1 = 0;
+    CHECK(branch && sscanf(branch, "[%d,%d]", &b0, &b1) == 2);
+    CHECK(b0 >= 1 && b0 <= 4 && b1 >= 1 && b1 <= 4);
+    free(branch);
+    char path[512], *text = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/conal/metrics.jsonl", tmp);
+    CHECK_EQ_INT(0, file_read_all(path, &text, &len, err, sizeof err));
+    CHECK_STR_CONTAINS(text, "\"stage\":\"search\"");
+    CHECK_STR_CONTAINS(text, "\"branch_weights\":");
+    CHECK_STR_CONTAINS(text, "\"stage\":\"train\"");
+    free(text);
+}
+
+static void rejects_reuse_and_changed_resume(void) {
+    char err[1024];
+    CHECK_EQ_INT(ERR_ARG, run("hps.json", "hps-a", 0, NULL, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "pass --resume");
+    CHECK_EQ_INT(ERR_CONFIG, run("hps.json", "hps-a", 1, "train.lr=0.5", err, sizeof err));
+    CHECK_STR_CONTAINS(err, "train.lr differs");
+    CHECK_EQ_INT(ERR_IO, run("hps.json", "never-ran", 1, NULL, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "checkpoint.bin not found");
+    write_config("bad.json", "hps", ", \"arch\": {\"kernel\": 4, \"depth\": 2}");
+    CHECK_EQ_INT(ERR_CONFIG, run("bad.json", "bad", 0, NULL, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "arch.depth");
+    write_config("even.json", "hps", ", \"arch\": {\"kernel\": 4}");
+    CHECK_EQ_INT(ERR_CONFIG, run("even.json", "even", 0, NULL, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "arch.kernel: 4 must be odd");
+}
+
+int main(void) {
+    log_set_level(LOG_WARN);
+    check_tmpdir(tmp, sizeof tmp, "vistrain");
+    char stl_ref[600];
+    snprintf(stl_ref, sizeof stl_ref, ", \"stl_summary\": \"%s/stl/summary.json\"", tmp);
+    write_config("hps.json", "hps", "");
+    write_config("stl.json", "stl", "");
+    write_config("pcgrad.json", "pcgrad", stl_ref);
+    write_config("conal.json", "conal", "");
+    RUN_TEST(hps_run_writes_files);
+    RUN_TEST(same_seed_same_result);
+    RUN_TEST(resume_matches_straight_run);
+    RUN_TEST(delta_i_against_stl_run);
+    RUN_TEST(conal_searches_then_retrains);
+    RUN_TEST(rejects_reuse_and_changed_resume);
+    check_rmtree(tmp);
+    return check_summary();
+}
