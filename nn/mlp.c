@@ -148,8 +148,9 @@ void nn_mlp_init(NnMlp *mlp, RngState *rng) {
 const float *nn_mlp_forward(NnMlp *mlp, const float *x, int B) {
     ASSERT(B > 0 && B <= mlp->max_batch, "batch %d outside 1..%d", B, mlp->max_batch);
 
-    // keep a copy of the input: backward needs it after the caller reuses x
-    memcpy(mlp->acts[0], x, (size_t)B * (size_t)mlp->sizes[0] * sizeof *x);
+    // keep a copy of the input, because backward needs it after the caller
+    // reuses x (memmove: x may be the cached input itself)
+    memmove(mlp->acts[0], x, (size_t)B * (size_t)mlp->sizes[0] * sizeof *x);
     for (int l = 0; l < mlp->n_layers; l++) {
         NnActivation act = l + 1 < mlp->n_layers ? mlp->hidden_act : mlp->out_act;
         float *y = mlp->acts[l + 1];
