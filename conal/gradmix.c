@@ -59,26 +59,59 @@ static void check_tasks(const char *where, int K) {
 
 // ---- products with D ----
 
+// Columns per block of the Gram loop: K rows of 256 floats (10 KB at K = 10)
+// stay in L1 while all K (K + 1) / 2 pairs are formed from them.
+#define GRAM_BLOCK 256
+
+// Dot product of two float vectors with 8 independent partial sums, a form
+// the compiler vectorises without reassociating (no -ffast-math needed).
+static inline float dot_block(const float *x, const float *y, size_t n) {
+    float acc[8] = {0};
+    size_t n8 = n - n % 8;
+    for (size_t k = 0; k < n8; k += 8) {
+        for (int l = 0; l < 8; l++) {
+            acc[l] += x[k + l] * y[k + l];
+        }
+    }
+    float s = 0.0f;
+    for (size_t k = n8; k < n; k++) {
+        s += x[k] * y[k];
+    }
+    for (int l = 0; l < 8; l++) {
+        s += acc[l];
+    }
+    return s;
+}
+
+// A column-blocked loop rather than cblas_ssyrk. At K = 10 and n = 342801
+// (one MT-SAC critic), single-threaded OpenBLAS 0.3.21 ssyrk took 3.7 ms of
+// thread CPU time and this loop 2.3 ms on a 2-core x86-64 VM, because the
+// work is only 55 dot products over D, which is read from memory once.
+// GCC also builds an AVX2 clone and picks it at load time when the CPU has
+// AVX2, because the Release flags target baseline x86-64 (SSE2).
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 void conal_gram_accumulate(const float *D, int K, size_t n, size_t ld, double *G) {
     check_tasks("conal_gram_accumulate", K);
     ASSERT(ld >= n, "conal_gram_accumulate: row stride %zu < row length %zu", ld, n);
-    ASSERT(ld <= INT_MAX, "conal_gram_accumulate: row stride %zu exceeds BLAS int", ld);
-    if (n == 0) {
-        return;
+    double upper[CONAL_GRADMIX_MAX_TASKS * CONAL_GRADMIX_MAX_TASKS] = {0};
+    for (size_t b = 0; b < n; b += GRAM_BLOCK) {
+        size_t len = n - b < GRAM_BLOCK ? n - b : GRAM_BLOCK;
+        for (int i = 0; i < K; i++) {
+            const float *x = D + (size_t)i * ld + b;
+            for (int j = i; j < K; j++) {
+                upper[i * K + j] += (double)dot_block(x, D + (size_t)j * ld + b, len);
+            }
+        }
     }
 
-    // ssyrk fills the upper triangle of a float K x K block
-    float g[CONAL_GRADMIX_MAX_TASKS * CONAL_GRADMIX_MAX_TASKS];
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, K, (int)n, 1.0f, D, (int)ld, 0.0f, g,
-                K);
-
-    // mirror into both triangles while adding in double
+    // mirror into both triangles
     for (int i = 0; i < K; i++) {
         for (int j = i; j < K; j++) {
-            double v = (double)g[i * K + j];
-            G[i * K + j] += v;
+            G[i * K + j] += upper[i * K + j];
             if (j != i) {
-                G[j * K + i] += v;
+                G[j * K + i] += upper[i * K + j];
             }
         }
     }

@@ -63,7 +63,8 @@ const char *conal_gradmix_method_name(ConalGradMixMethod method);
 // ---- products with D ----
 
 // Adds D D^T to G (K x K, both triangles). D is K x n with row stride ld >= n
-// floats. The product runs in float (one cblas_ssyrk) and is added in double.
+// floats. Products are summed in float within blocks of 256 columns and the
+// block sums in double.
 void conal_gram_accumulate(const float *D, int K, size_t n, size_t ld, double *G);
 
 // Writes out (n) = c^T D, one sgemv over the K x n matrix D (row stride ld).

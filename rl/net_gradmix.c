@@ -18,6 +18,7 @@ typedef struct GradmixNet {
     const RlNetOps *base_ops;   // the dense network's table
     void *base_impl;            // the dense network's state, owned by it
     ConalGradMix gm;
+    int d_fresh;                // 1 when the last backward filled D
 } GradmixNet;
 
 // Points net->impl at the dense state for one call and returns the wrapper.
@@ -34,21 +35,35 @@ static const float *gradmix_forward(RlNet *net, const float *x, int B, RlNetWeig
     return y;
 }
 
-// Backward with per-task blocks forced on; the caller's flag is restored.
+// Backward that fills D whenever its gradient may feed an update. A call
+// that writes dx is taken as a pass for input gradients only (SAC's actor
+// step backpropagates through the critics this way and discards their
+// parameter gradients), so it keeps the caller's want_task_grads and saves
+// the K per-task products. The caller's flag is restored afterwards.
 static void gradmix_backward(RlNet *net, const float *dy, float *dx, int B) {
     GradmixNet *g = enter_base(net);
     int want = net->want_task_grads;
-    net->want_task_grads = 1;
+    int split = want || dx == NULL;
+    net->want_task_grads = split;
     g->base_ops->backward(net, dy, dx, B);
     net->want_task_grads = want;
     net->impl = g;
+
+    // a backward without D leaves D stale for the next update
+    g->d_fresh = split;
 }
 
-// Combines the shared layers' task gradients into params.g, then one Adam step.
+// Combines the shared layers' task gradients into params.g, then one Adam
+// step. D comes from the last backward, so that backward must be the only
+// one since params.g was zeroed, as in SAC's critic and actor steps.
 // NOTE: SAC clips params.g (agent.grad_clip > 0) before this runs, so the
 // clip bounds the plain sum and not the combined gradient.
 static void gradmix_apply_update(RlNet *net, const NnAdamConfig *adam) {
     GradmixNet *g = net->impl;
+    ASSERT(g->d_fresh, "%s update: the last backward wrote dx and kept no per-task "
+           "gradients; run a backward without dx before the update",
+           rl_method_names[net->spec.method]);
+    g->d_fresh = 0;
     const float *d[RL_NET_MAX_SHARED];
     size_t n[RL_NET_MAX_SHARED];
     float *out[RL_NET_MAX_SHARED];

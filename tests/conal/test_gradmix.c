@@ -346,9 +346,9 @@ static void cagrad_vectors(const float *D, int K, int N, const ConalCagradConfig
 }
 
 // The Gram-space solver against the vector one. With G computed in double the
-// two agree to rounding. With G from float ssyrk they agree to float
-// tolerance only: 20 SGD steps at learning rate 25 amplify the 1e-7 relative
-// error of G.
+// two agree to rounding. With G from conal_gram_accumulate, which sums in
+// float within blocks, they agree to float tolerance only: 20 SGD steps at
+// learning rate 25 amplify the 1e-7 relative error of G.
 static void test_cagrad_matches_vectors(void) {
     RngState rng;
     rng_init(&rng, 31);
@@ -376,7 +376,7 @@ static void test_cagrad_matches_vectors(void) {
             CHECK_MSG(err < 1e-5, "config %d K=%d double G: relative difference %g", ci, K,
                       err);
 
-            // G from ssyrk, as a trainer computes it
+            // G from conal_gram_accumulate, as a trainer computes it
             memset(G, 0, sizeof G);
             conal_gram_accumulate(D, K, N, N, G);
             conal_cagrad_solve(G, K, &cfgs[ci], c, NULL);
