@@ -22,7 +22,10 @@ static const char train_usage[] =
     "  --resume         continues the run in --out DIR from its checkpoint; a CONFIG given\n"
     "                   with it must match the run's config apart from train.steps\n"
     "  --estimate       measures a few hundred steps and prints the projected wall time\n"
-    "  --quiet          prints warnings and errors only\n";
+    "  --quiet          prints warnings and errors only\n"
+    "\n"
+    "SIGINT (Ctrl-C) or SIGTERM: the run finishes the current episode, saves DIR/checkpoint.bin\n"
+    "and exits with status 130; `conal train --resume --out DIR` continues it exactly.\n";
 
 // Parses a non-negative integer flag value; returns -1 when invalid.
 static long long parse_count(const char *flag, const char *text) {
@@ -43,6 +46,8 @@ int cmd_train(int argc, char **argv) {
     opt.steps = -1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     opt.threads = cores > 0 ? (int)cores : 1;
+
+    // flags in any order; the first plain argument is the config
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_value = i + 1 < argc;
@@ -94,6 +99,7 @@ int cmd_train(int argc, char **argv) {
             return 2;
         }
     }
+
     if (!opt.config_path && !opt.resume) {
         fprintf(stderr, "conal train: missing CONFIG.json\n%s", train_usage);
         return 2;
@@ -101,10 +107,13 @@ int cmd_train(int argc, char **argv) {
     if (opt.quiet) {
         log_set_level(LOG_WARN);
     }
+
+    // 0: finished, 130: interrupted and saved, negative: an error in err
     char err[4096] = "";
     int rc = rl_train_main(&opt, err, sizeof err);
     if (rc < 0) {
-        fprintf(stderr, "conal train: %s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
+        int has_newline = err[0] && err[strlen(err) - 1] == '\n';
+        fprintf(stderr, "conal train: %s%s", err, has_newline ? "" : "\n");
         return 1;
     }
     return rc;
