@@ -17,6 +17,8 @@
 
 #include <mujoco/mujoco.h>
 
+#include "common/error.h"
+
 #define ENV_N_TASKS 10
 #define ENV_OBS_DIM 39
 #define ENV_OBS_DIM_ONE_HOT 49     // ENV_OBS_DIM + ENV_N_TASKS
