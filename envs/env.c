@@ -536,6 +536,10 @@ const char *env_scene_source(const EnvTask *env) {
     return env->source;
 }
 
+const char *env_scene_file(const EnvTask *env) {
+    return env->def->xml;
+}
+
 const mjModel *env_model(const EnvTask *env) {
     return env->m;
 }

@@ -127,6 +127,9 @@ long env_sim_truncations(const EnvTask *env);
 // "assets DIR" or "built-in": where the scene came from, for logs.
 const char *env_scene_source(const EnvTask *env);
 
+// The task's Meta-World scene file name, e.g. "sawyer_drawer.xml".
+const char *env_scene_file(const EnvTask *env);
+
 // Model and data for viewers and tests. The env keeps ownership; a caller that
 // writes to the data must reset the env before stepping it again.
 const mjModel *env_model(const EnvTask *env);
