@@ -16,6 +16,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_vision(int argc, char **argv);
 int cmd_view(int argc, char **argv);
+int cmd_envs(int argc, char **argv);
 
 // Prints the library versions this binary links (MuJoCo, OpenBLAS, cJSON).
 void cli_print_versions(void);

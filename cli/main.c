@@ -15,6 +15,7 @@ static const CliCommand commands[] = {
     {"config", cmd_config, "print a resolved training config, defaults included"},
     {"vision", cmd_vision, "train multi-task image models (Multi-Fashion, NYUv2, ...)"},
     {"view", cmd_view, "watch a policy play in a window, or record it to MP4 or PNG"},
+    {"envs", cmd_envs, "list the MT10 tasks and scenes; --check steps each task once"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
