@@ -149,12 +149,6 @@ int rl_config_check(const RlConfig *cfg, char *err, size_t err_sz) {
         err[0] = '\0';
     }
     long long T = cfg->episode_length;
-    if (cfg->steps % T != 0) {
-        add_problem(err, err_sz, &len,
-                    "config: train.steps: %lld is not a multiple of env.episode_length %lld "
-                    "(runs stop and resume at episode boundaries)",
-                    cfg->steps, T);
-    }
     if (cfg->checkpoint_interval % T != 0) {
         add_problem(err, err_sz, &len,
                     "config: train.checkpoint_interval: %lld is not a multiple of "

@@ -873,6 +873,15 @@ static int prepare_dir(Trainer *tr, const RlTrainOptions *opt, char *err, size_t
                          "to extend it",
                          tr->dir, (long long)tr->step);
         }
+        if (rc == 0 && tr->step % tr->cfg.episode_length != 0) {
+            // only the final checkpoint of a run whose train.steps is not a
+            // multiple of the episode length is taken mid-episode
+            rc = err_set(err, err_sz, ERR_ARG,
+                         "run %s ended mid-episode at step %lld (train.steps is not a multiple "
+                         "of env.episode_length %d), so it cannot be extended exactly; start "
+                         "a new run instead",
+                         tr->dir, (long long)tr->step, tr->cfg.episode_length);
+        }
         if (rc == 0) {
             // the saved config records the extended length
             rc = cfg_save_file(rl_config_schema(), &tr->cfg, path, err, err_sz);

@@ -15,7 +15,9 @@
 // alone, which the checkpoint stores with the networks, optimiser state,
 // temperatures, replay buffers, RNG states and counters. An interrupt
 // (SIGINT, SIGTERM) finishes the current episode, at most
-// env.episode_length - 1 steps, then saves and stops.
+// env.episode_length - 1 steps, then saves and stops. The one checkpoint
+// that can fall mid-episode is the final one of a run whose train.steps is
+// not a multiple of the episode length; such a run cannot be extended.
 #ifndef RL_TRAIN_H
 #define RL_TRAIN_H
 

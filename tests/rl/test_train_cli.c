@@ -154,6 +154,11 @@ static void test_resume_equals_uninterrupted(void) {
     // a finished run cannot be resumed without more steps
     CHECK(run("train --resume --out r4 --threads 1") != 0);
     CHECK_STR_CONTAINS(out_text, "already finished at step 120");
+
+    // a run that ended mid-episode cannot be extended exactly
+    CHECK_EQ_INT(0, run("train tiny.json --out r7 --threads 1 --quiet --steps 50"));
+    CHECK(run("train --resume --out r7 --threads 1 --steps 100") != 0);
+    CHECK_STR_CONTAINS(out_text, "ended mid-episode at step 50");
 }
 
 // SIGINT: the run saves at the next episode boundary, exits non-zero, and
@@ -208,7 +213,7 @@ static void test_bad_configs_and_flags(void) {
     CHECK(run("train tiny.json --out x4 --set agent.method=mt-sac") != 0);
     CHECK_STR_CONTAINS(out_text, "agent.method");
 
-    CHECK(run("train tiny.json --out x5 --set train.steps=130") != 0);
+    CHECK(run("train tiny.json --out x5 --set train.checkpoint_interval=30") != 0);
     CHECK_STR_CONTAINS(out_text, "multiple of env.episode_length");
 
     CHECK(run("train tiny.json --out x6 --set train.replay_capacity=100000000000") != 0);
