@@ -121,8 +121,10 @@ static double median(double *v, int n) {
 }
 
 // Runs the PyTorch reference with intra-op and BLAS threads; returns its
-// updates per second, or -1 when it could not run.
-static double torch_updates_per_s(const char *script, int B, int intra, int blas, int n_upd) {
+// updates per second (and CPU ms per update in *cpu_ms), or -1 when it could
+// not run.
+static double torch_updates_per_s(const char *script, int B, int intra, int blas, int n_upd,
+                                  double *cpu_ms) {
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d /usr/bin/python3 '%s' --batch %d "
@@ -136,8 +138,10 @@ static double torch_updates_per_s(const char *script, int B, int intra, int blas
     double ups = -1.0;
     while (fgets(line, sizeof line, p)) {
         const char *at = strstr(line, "updates_per_s=");
+        const char *cpu_at = strstr(line, "cpu_ms=");
         if (at) {
             ups = atof(at + strlen("updates_per_s="));
+            *cpu_ms = cpu_at ? atof(cpu_at + strlen("cpu_ms=")) : -1.0;
         } else {
             fprintf(stderr, "torch: %s", line);
         }
@@ -246,9 +250,11 @@ int main(int argc, char **argv) {
         int settings[3][2] = {{1, threads}, {threads, 1}, {threads, threads}};
         double best = -1.0;
         for (int i = 0; i < 3; i++) {
-            double ups = torch_updates_per_s(script, B, settings[i][0], settings[i][1], 10);
-            printf("pytorch intra_threads=%d blas_threads=%d: updates_per_s=%.2f\n",
-                   settings[i][0], settings[i][1], ups);
+            double cpu_ms = -1.0;
+            double ups =
+                torch_updates_per_s(script, B, settings[i][0], settings[i][1], 10, &cpu_ms);
+            printf("pytorch intra_threads=%d blas_threads=%d: updates_per_s=%.2f cpu_ms=%.1f\n",
+                   settings[i][0], settings[i][1], ups, cpu_ms);
             best = ups > best ? ups : best;
         }
         if (best > 0) {

@@ -5,7 +5,7 @@ The same update as rl/sac.c at the mtrl MT-SAC shapes: K=10 tasks, B rows per
 task block, 39 observation and 4 action features with the task one-hot
 appended, actor and twin critics of three hidden layers of 400 (ReLU), Adam,
 Polyak targets and one log temperature per task. Prints
-`updates_per_s=X`. The caller sets the BLAS threads through
+`updates_per_s=X cpu_ms=Y` (wall-clock rate, process CPU time per update). The caller sets the BLAS threads through
 OPENBLAS_NUM_THREADS; --intra-threads sets torch's intra-op threads.
 
     OPENBLAS_NUM_THREADS=2 /usr/bin/python3 scripts/bench_sac_torch.py --intra-threads 1
@@ -94,11 +94,11 @@ def main():
                     pt.mul_(1.0 - TAU).add_(TAU * ps)
 
     update()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(args.updates):
         update()
-    elapsed = time.perf_counter() - start
-    print(f"updates_per_s={args.updates / elapsed:.3f}")
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    print(f"updates_per_s={args.updates / elapsed:.3f} cpu_ms={1e3 * cpu / args.updates:.2f}")
 
 
 if __name__ == "__main__":
