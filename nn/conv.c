@@ -37,9 +37,42 @@ int nn_conv2d_out_size(const NnConv2d *conv, int in) {
     return span / conv->stride + 1;
 }
 
+// Column count of one sgemm. Small maps are lowered several images at a
+// time and large maps a band of output rows at a time, so each product has
+// about this many columns: wide enough for sgemm to run near its peak, and
+// narrow enough that the column block (C*K*K x cols) stays in cache.
+#define CONV_COLS 2048
+
+// Work plan for an input size: images per group (small maps) or output rows
+// per band (large maps), and the widest column block either needs.
+typedef struct ConvPlan {
+    int P, Q, N, R;      // output rows, columns, area; unfolded rows C*K*K
+    int group;           // images per sgemm (1 for banded maps)
+    int band;            // output rows per sgemm (P for grouped maps)
+    int cols;            // widest column block
+} ConvPlan;
+
+static ConvPlan conv_plan(const NnConv2d *conv, int H, int W) {
+    ConvPlan pl;
+    pl.P = nn_conv2d_out_size(conv, H);
+    pl.Q = nn_conv2d_out_size(conv, W);
+    pl.N = pl.P * pl.Q;
+    pl.R = conv->n_in * conv->kernel * conv->kernel;
+    if (pl.N >= CONV_COLS) {
+        pl.group = 1;
+        pl.band = CONV_COLS / pl.Q > 0 ? CONV_COLS / pl.Q : 1;
+        pl.cols = pl.band * pl.Q;
+    } else {
+        pl.group = (CONV_COLS + pl.N - 1) / pl.N;
+        pl.band = pl.P;
+        pl.cols = pl.group * pl.N;
+    }
+    return pl;
+}
+
 size_t nn_conv2d_scratch_size(const NnConv2d *conv, int H, int W) {
-    size_t rows = (size_t)conv->n_in * (size_t)conv->kernel * (size_t)conv->kernel;
-    return rows * (size_t)nn_conv2d_out_size(conv, H) * (size_t)nn_conv2d_out_size(conv, W);
+    ConvPlan pl = conv_plan(conv, H, W);
+    return (size_t)(pl.R + conv->n_out) * (size_t)pl.cols;
 }
 
 void nn_conv2d_init(NnConv2d *conv, RngState *rng) {
@@ -49,12 +82,6 @@ void nn_conv2d_init(NnConv2d *conv, RngState *rng) {
     for (size_t i = 0; i < n; i++) {
         conv->w[i] = (2.0f * rng_uniform_f(rng) - 1.0f) * bound;
     }
-}
-
-// A 1x1 kernel with stride 1 and no padding needs no unfolding: the image
-// itself is the column matrix.
-static int is_pointwise(const NnConv2d *conv) {
-    return conv->kernel == 1 && conv->stride == 1 && conv->pad == 0;
 }
 
 // Output columns [lo, hi) whose input column q * S - pad + kj lies inside
@@ -71,21 +98,21 @@ static void valid_cols(int Q, int W, int S, int pad, int kj, int *lo, int *hi) {
     *hi = b;
 }
 
-// Unfolds one image x (C x H x W) into col (C*K*K x P*Q), zero outside.
-// Each row segment is a contiguous copy when the stride is 1.
-static void im2col(const NnConv2d *conv, const float *x, int H, int W, int P, int Q,
-                   float *col) {
+// Unfolds output rows [p0, p1) of one image x (C x H x W) into col, whose
+// row r = (c K + ki) K + kj starts at col + r * ld; zero outside the image.
+static void im2col(const NnConv2d *conv, const float *x, int H, int W, int p0, int p1, int Q,
+                   float *col, size_t ld) {
     int K = conv->kernel, S = conv->stride, pad = conv->pad;
     for (int c = 0; c < conv->n_in; c++) {
         const float *xc = x + (size_t)c * H * W;
         for (int ki = 0; ki < K; ki++) {
             for (int kj = 0; kj < K; kj++) {
-                float *row = col + ((size_t)(c * K + ki) * K + kj) * P * Q;
+                float *row = col + (size_t)((c * K + ki) * K + kj) * ld;
                 int lo, hi;
                 valid_cols(Q, W, S, pad, kj, &lo, &hi);
-                for (int p = 0; p < P; p++) {
+                for (int p = p0; p < p1; p++) {
                     int ih = p * S - pad + ki;
-                    float *out = row + (size_t)p * Q;
+                    float *out = row + (size_t)(p - p0) * Q;
                     if (ih < 0 || ih >= H || lo >= hi) {
                         memset(out, 0, sizeof(float) * (size_t)Q);
                         continue;
@@ -110,28 +137,34 @@ static void im2col(const NnConv2d *conv, const float *x, int H, int W, int P, in
     }
 }
 
-// Folds col (C*K*K x P*Q) back onto dx (C x H x W), summing overlaps; dx is
-// overwritten.
-static void col2im(const NnConv2d *conv, const float *col, int H, int W, int P, int Q,
-                   float *dx) {
+// Adds col (laid out as im2col writes it for rows [p0, p1)) back onto dx
+// (C x H x W), summing where windows overlap.
+static void col2im_add(const NnConv2d *conv, const float *col, size_t ld, int H, int W, int p0,
+                       int p1, int Q, float *dx) {
     int K = conv->kernel, S = conv->stride, pad = conv->pad;
-    memset(dx, 0, sizeof(float) * (size_t)conv->n_in * H * W);
     for (int c = 0; c < conv->n_in; c++) {
         float *dxc = dx + (size_t)c * H * W;
         for (int ki = 0; ki < K; ki++) {
             for (int kj = 0; kj < K; kj++) {
-                const float *row = col + ((size_t)(c * K + ki) * K + kj) * P * Q;
+                const float *row = col + (size_t)((c * K + ki) * K + kj) * ld;
                 int lo, hi;
                 valid_cols(Q, W, S, pad, kj, &lo, &hi);
-                for (int p = 0; p < P; p++) {
+                for (int p = p0; p < p1; p++) {
                     int ih = p * S - pad + ki;
-                    if (ih < 0 || ih >= H) {
+                    if (ih < 0 || ih >= H || lo >= hi) {
                         continue;
                     }
                     float *dr = dxc + (size_t)ih * W + (lo * S - pad + kj);
-                    const float *in = row + (size_t)p * Q;
-                    for (int q = lo; q < hi; q++) {
-                        dr[(q - lo) * S] += in[q];
+                    const float *in = row + (size_t)(p - p0) * Q + lo;
+                    int n = hi - lo;
+                    if (S == 1) {
+                        for (int q = 0; q < n; q++) {
+                            dr[q] += in[q];
+                        }
+                    } else {
+                        for (int q = 0; q < n; q++) {
+                            dr[q * S] += in[q];
+                        }
                     }
                 }
             }
@@ -139,68 +172,147 @@ static void col2im(const NnConv2d *conv, const float *col, int H, int W, int P, 
     }
 }
 
-void nn_conv2d_forward(const NnConv2d *conv, const float *x, float *y, int B, int H, int W,
-                       float *col) {
-    int P = nn_conv2d_out_size(conv, H), Q = nn_conv2d_out_size(conv, W);
-    int F = conv->n_out, R = conv->n_in * conv->kernel * conv->kernel, N = P * Q;
-    for (int b = 0; b < B; b++) {
-        const float *xb = x + (size_t)b * conv->n_in * H * W;
-        float *yb = y + (size_t)b * F * N;
-
-        // the bias fills y, then sgemm accumulates W col onto it
+// Forward of images [b0, b0 + g) of a grouped plan: one sgemm into the
+// staging block (F x g*N), then each image's rows are copied out with bias.
+static void forward_group(const NnConv2d *conv, const ConvPlan *pl, const float *x, float *y,
+                          int b0, int g, int H, int W, float *col, float *stage) {
+    size_t ld = (size_t)g * pl->N, img = (size_t)conv->n_in * H * W;
+    int F = conv->n_out;
+    for (int i = 0; i < g; i++) {
+        im2col(conv, x + (size_t)(b0 + i) * img, H, W, 0, pl->P, pl->Q, col + (size_t)i * pl->N,
+               ld);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, F, (int)ld, pl->R, 1.0f, conv->w,
+                pl->R, col, (int)ld, 0.0f, stage, (int)ld);
+    for (int i = 0; i < g; i++) {
+        float *yb = y + (size_t)(b0 + i) * F * pl->N;
         for (int f = 0; f < F; f++) {
-            float *yf = yb + (size_t)f * N;
-            for (int n = 0; n < N; n++) {
-                yf[n] = conv->b[f];
+            const float *src = stage + (size_t)f * ld + (size_t)i * pl->N;
+            float *dst = yb + (size_t)f * pl->N, bias = conv->b[f];
+            for (int n = 0; n < pl->N; n++) {
+                dst[n] = src[n] + bias;
             }
         }
-        const float *cb = xb;
-        if (!is_pointwise(conv)) {
-            im2col(conv, xb, H, W, P, Q, col);
-            cb = col;
+    }
+}
+
+// Forward of one image of a banded plan: the bias fills y, then one sgemm
+// per band of output rows accumulates W col onto it in place.
+static void forward_bands(const NnConv2d *conv, const ConvPlan *pl, const float *xb, float *yb,
+                          int H, int W, float *col) {
+    int F = conv->n_out;
+    for (int f = 0; f < F; f++) {
+        float *yf = yb + (size_t)f * pl->N;
+        for (int n = 0; n < pl->N; n++) {
+            yf[n] = conv->b[f];
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, F, N, R, 1.0f, conv->w, R, cb,
-                    N, 1.0f, yb, N);
+    }
+    for (int p0 = 0; p0 < pl->P; p0 += pl->band) {
+        int p1 = p0 + pl->band < pl->P ? p0 + pl->band : pl->P;
+        int cols = (p1 - p0) * pl->Q;
+        im2col(conv, xb, H, W, p0, p1, pl->Q, col, (size_t)cols);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, F, cols, pl->R, 1.0f, conv->w,
+                    pl->R, col, cols, 1.0f, yb + (size_t)p0 * pl->Q, pl->N);
+    }
+}
+
+void nn_conv2d_forward(const NnConv2d *conv, const float *x, float *y, int B, int H, int W,
+                       float *col) {
+    ConvPlan pl = conv_plan(conv, H, W);
+    float *stage = col + (size_t)pl.R * pl.cols;
+    for (int b = 0; b < B; b += pl.group) {
+        if (pl.group > 1) {
+            int g = B - b < pl.group ? B - b : pl.group;
+            forward_group(conv, &pl, x, y, b, g, H, W, col, stage);
+        } else {
+            forward_bands(conv, &pl, x + (size_t)b * conv->n_in * H * W,
+                          y + (size_t)b * conv->n_out * pl.N, H, W, col);
+        }
+    }
+}
+
+// db += row sums of dy_b (F x N).
+static void bias_grad(NnConv2d *conv, const float *dyb, int N) {
+    for (int f = 0; f < conv->n_out; f++) {
+        const float *d = dyb + (size_t)f * N;
+        float s = 0.0f;
+        for (int n = 0; n < N; n++) {
+            s += d[n];
+        }
+        conv->db[f] += s;
+    }
+}
+
+// Backward of images [b0, b0 + g) of a grouped plan: dy is staged side by
+// side (F x g*N), dW += stage col^T, and dcol = W^T stage is folded back.
+static void backward_group(NnConv2d *conv, const ConvPlan *pl, const float *x, const float *dy,
+                           float *dx, int b0, int g, int H, int W, float *col, float *stage) {
+    size_t ld = (size_t)g * pl->N, img = (size_t)conv->n_in * H * W;
+    int F = conv->n_out;
+    for (int i = 0; i < g; i++) {
+        const float *dyb = dy + (size_t)(b0 + i) * F * pl->N;
+        bias_grad(conv, dyb, pl->N);
+        for (int f = 0; f < F; f++) {
+            memcpy(stage + (size_t)f * ld + (size_t)i * pl->N, dyb + (size_t)f * pl->N,
+                   sizeof(float) * (size_t)pl->N);
+        }
+        im2col(conv, x + (size_t)(b0 + i) * img, H, W, 0, pl->P, pl->Q, col + (size_t)i * pl->N,
+               ld);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, pl->R, (int)ld, 1.0f, stage,
+                (int)ld, col, (int)ld, 1.0f, conv->dw, pl->R);
+    if (!dx) {
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, pl->R, (int)ld, F, 1.0f, conv->w,
+                pl->R, stage, (int)ld, 0.0f, col, (int)ld);
+    for (int i = 0; i < g; i++) {
+        float *dxb = dx + (size_t)(b0 + i) * img;
+        memset(dxb, 0, sizeof(float) * img);
+        col2im_add(conv, col + (size_t)i * pl->N, ld, H, W, 0, pl->P, pl->Q, dxb);
+    }
+}
+
+// Backward of one image of a banded plan, one band of output rows at a time.
+static void backward_bands(NnConv2d *conv, const ConvPlan *pl, const float *xb,
+                           const float *dyb, float *dxb, int H, int W, float *col) {
+    int F = conv->n_out;
+    bias_grad(conv, dyb, pl->N);
+    if (dxb) {
+        memset(dxb, 0, sizeof(float) * (size_t)conv->n_in * H * W);
+    }
+    for (int p0 = 0; p0 < pl->P; p0 += pl->band) {
+        int p1 = p0 + pl->band < pl->P ? p0 + pl->band : pl->P;
+        int cols = (p1 - p0) * pl->Q;
+        const float *d = dyb + (size_t)p0 * pl->Q;
+
+        // dW (F x R) += dy_band (F x cols) col^T (cols x R)
+        im2col(conv, xb, H, W, p0, p1, pl->Q, col, (size_t)cols);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, pl->R, cols, 1.0f, d, pl->N,
+                    col, cols, 1.0f, conv->dw, pl->R);
+        if (!dxb) {
+            continue;
+        }
+
+        // dcol (R x cols) = W^T dy_band, folded back onto the image
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, pl->R, cols, F, 1.0f, conv->w,
+                    pl->R, d, pl->N, 0.0f, col, cols);
+        col2im_add(conv, col, (size_t)cols, H, W, p0, p1, pl->Q, dxb);
     }
 }
 
 void nn_conv2d_backward(NnConv2d *conv, const float *x, const float *dy, float *dx, int B,
                         int H, int W, float *col) {
-    int P = nn_conv2d_out_size(conv, H), Q = nn_conv2d_out_size(conv, W);
-    int F = conv->n_out, R = conv->n_in * conv->kernel * conv->kernel, N = P * Q;
-    for (int b = 0; b < B; b++) {
-        const float *xb = x + (size_t)b * conv->n_in * H * W;
-        const float *dyb = dy + (size_t)b * F * N;
-
-        // db += row sums of dy_b
-        for (int f = 0; f < F; f++) {
-            const float *d = dyb + (size_t)f * N;
-            float s = 0.0f;
-            for (int n = 0; n < N; n++) {
-                s += d[n];
-            }
-            conv->db[f] += s;
-        }
-
-        // dW (F x R) += dy_b (F x N) col^T (N x R)
-        const float *cb = xb;
-        if (!is_pointwise(conv)) {
-            im2col(conv, xb, H, W, P, Q, col);
-            cb = col;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, R, N, 1.0f, dyb, N, cb, N,
-                    1.0f, conv->dw, R);
-        if (!dx) {
-            continue;
-        }
-
-        // dcol (R x N) = W^T dy_b, folded back onto the image
-        float *dxb = dx + (size_t)b * conv->n_in * H * W;
-        float *dcol = is_pointwise(conv) ? dxb : col;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, R, N, F, 1.0f, conv->w, R, dyb,
-                    N, 0.0f, dcol, N);
-        if (!is_pointwise(conv)) {
-            col2im(conv, dcol, H, W, P, Q, dxb);
+    ConvPlan pl = conv_plan(conv, H, W);
+    float *stage = col + (size_t)pl.R * pl.cols;
+    size_t img = (size_t)conv->n_in * H * W;
+    for (int b = 0; b < B; b += pl.group) {
+        if (pl.group > 1) {
+            int g = B - b < pl.group ? B - b : pl.group;
+            backward_group(conv, &pl, x, dy, dx, b, g, H, W, col, stage);
+        } else {
+            backward_bands(conv, &pl, x + (size_t)b * img, dy + (size_t)b * conv->n_out * pl.N,
+                           dx ? dx + (size_t)b * img : NULL, H, W, col);
         }
     }
 }

@@ -37,6 +37,7 @@ typedef struct Trainer {
     int *perm;                         // (n_train) epoch order
     NnAdamConfig adam, alpha_adam;
     double train_seconds;              // wall time spent in epochs, over resumes
+    double cpu_seconds;                // process CPU time spent in epochs, over resumes
 } Trainer;
 
 typedef struct CkptMeta {
@@ -44,6 +45,7 @@ typedef struct CkptMeta {
     int64_t step;
     int32_t branch[VIS_MAX_TASKS];
     double train_seconds;
+    double cpu_seconds;
 } CkptMeta;
 
 typedef struct CkptSteps {
@@ -53,10 +55,14 @@ typedef struct CkptSteps {
     long stop_count[CONAL_MAX_SLOTS];
 } CkptSteps;
 
-static double now_seconds(void) {
+static double clock_seconds(clockid_t clock) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double now_seconds(void) {
+    return clock_seconds(CLOCK_MONOTONIC);
 }
 
 // ---- data ----
@@ -212,6 +218,7 @@ static int save_checkpoint(const Trainer *tr, char *err, size_t err_sz) {
     meta.epoch = tr->epoch;
     meta.step = tr->step;
     meta.train_seconds = tr->train_seconds;
+    meta.cpu_seconds = tr->cpu_seconds;
     memcpy(meta.branch, tr->branch, sizeof meta.branch);
     const ConalNet *net = tr->model.net;
     CkptSteps steps;
@@ -272,6 +279,7 @@ static int load_checkpoint(Trainer *tr, char *err, size_t err_sz) {
         tr->epoch = meta.epoch;
         tr->step = meta.step;
         tr->train_seconds = meta.train_seconds;
+        tr->cpu_seconds = meta.cpu_seconds;
         memcpy(tr->branch, meta.branch, sizeof tr->branch);
         rc = build_model(tr, err, err_sz);
     }
@@ -413,7 +421,7 @@ static void log_progress(const Trainer *tr, const double *loss_sum, long n, doub
 static int run_epoch(Trainer *tr, VisTaskMetrics *test, char *err, size_t err_sz) {
     int T = tr->ds.n_tasks, B = tr->cfg.batch_size;
     int n_fit = tr->stage == 0 ? tr->ds.train.n - tr->cfg.n_val : tr->ds.train.n;
-    double t0 = now_seconds(), t_log = t0;
+    double t0 = now_seconds(), t_log = t0, cpu0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
     double loss_sum[VIS_MAX_TASKS] = {0}, log_sum[VIS_MAX_TASKS] = {0};
     double conflict_sum[CONAL_MAX_SLOTS] = {0};
     long n_steps = 0, n_log = 0, n_measured = 0;
@@ -473,6 +481,7 @@ static int run_epoch(Trainer *tr, VisTaskMetrics *test, char *err, size_t err_sz
     }
     double seconds = now_seconds() - t0;
     tr->train_seconds += seconds;
+    tr->cpu_seconds += clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
     tr->epoch++;
 
     int rc = vis_evaluate(&tr->model, &tr->ds, &tr->ds.test, tr->ds.test.n, tr->cfg.eval_batch,
@@ -521,6 +530,7 @@ static int write_summary(Trainer *tr, const VisTaskMetrics *test, char *err, siz
     cJSON_AddNumberToObject(o, "steps", (double)tr->step);
     cJSON_AddNumberToObject(o, "params", (double)tr->model.net->params.n);
     cJSON_AddNumberToObject(o, "train_seconds", tr->train_seconds);
+    cJSON_AddNumberToObject(o, "train_cpu_seconds", tr->cpu_seconds);
     cJSON *te = cJSON_AddObjectToObject(o, "test");
     double mean_first = 0.0;
     for (int t = 0; t < T; t++) {
@@ -550,8 +560,8 @@ static int write_summary(Trainer *tr, const VisTaskMetrics *test, char *err, siz
                   : err_set(err, err_sz, ERR_NOMEM, "summary.json: out of memory");
     free(text);
     if (rc == 0) {
-        log_info("vision: finished %s delta_i=%.3f train_seconds=%.1f", path, delta,
-                 tr->train_seconds);
+        log_info("vision: finished %s delta_i=%.3f train_seconds=%.1f train_cpu_seconds=%.1f",
+                 path, delta, tr->train_seconds, tr->cpu_seconds);
     }
     return rc;
 }

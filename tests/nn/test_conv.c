@@ -17,6 +17,9 @@ static const ConvCase cases[] = {
     {2, 4, 1, 1, 0, 4, 3, 2},   // pointwise fast path
     {1, 2, 5, 2, 2, 6, 6, 1},   // large kernel, padding 2
     {2, 2, 2, 2, 0, 4, 6, 2},   // even kernel, no padding
+    {3, 2, 3, 1, 1, 5, 4, 9},   // several image groups, the last one partial
+    {2, 2, 3, 1, 1, 50, 48, 2}, // large map: two bands of output rows
+    {1, 2, 3, 2, 1, 100, 90, 1},// large map, strided bands
 };
 
 typedef struct ConvFixture {
@@ -117,9 +120,12 @@ static void gradients_match_finite_differences(void) {
         fixture_init(&fx, &cases[k], 20 + k);
         conv_loss(&fx);
         nn_conv2d_backward(&fx.conv, fx.x, fx.r, fx.dx, fx.c.B, fx.c.H, fx.c.W, fx.col);
+        // the float loss sums n_y products, so its rounding, and the noise of
+        // the differences, grows with the output size
+        double floor_x = fx.n_y > 2000 ? 5e-2 : 1e-2;
         double e_w = gradcheck("dW", conv_loss, &fx, fx.params, fx.grads, fx.n_params, 1e-2f,
                                1e-3, 1e-3);
-        double e_x = gradcheck("dx", conv_loss, &fx, fx.x, fx.dx, fx.n_x, 1e-2f, 1e-3, 1e-2);
+        double e_x = gradcheck("dx", conv_loss, &fx, fx.x, fx.dx, fx.n_x, 1e-2f, 2e-3, floor_x);
         fprintf(stderr, "  case %zu: max rel err dW %.2g dx %.2g\n", k, e_w, e_x);
         fixture_deinit(&fx);
     }
@@ -150,7 +156,9 @@ static void sizes_and_init_bounds(void) {
     nn_conv2d_bind(&conv, 2, 3, 3, 2, 1, params, grads);
     CHECK_EQ_INT(18, nn_conv2d_out_size(&conv, 36));
     CHECK_EQ_INT(4, nn_conv2d_out_size(&conv, 7));
-    CHECK_EQ_INT(2 * 9 * 18 * 18, nn_conv2d_scratch_size(&conv, 36, 36));
+    // 18 x 18 outputs are lowered ceil(2048 / 324) = 7 images at a time:
+    // columns (C*K*K = 18 rows) plus the staged output (F = 3 rows)
+    CHECK_EQ_INT((18 + 3) * 7 * 324, nn_conv2d_scratch_size(&conv, 36, 36));
     CHECK_NEAR(2.0 * 5 * 3 * 18 * (18 * 18), nn_conv2d_flops_forward(&conv, 5, 36, 36), 1.0);
 
     RngState rng;
