@@ -22,8 +22,8 @@
 #define HAND_RESET_STEPS 50     // env steps of the hand reset (250 substeps)
 #define ACTION_SCALE 0.01       // metres of mocap motion per unit action
 
-// Observation bounds of the hand and gripper slots (Meta-World's hand space
-// widened by 5%, gripper in [-1, 1]); object slots are unbounded.
+// Observation bounds of the hand slots as Meta-World v3 declares them. The
+// gripper slot is bounded by [-1, 1] and the object slots are unbounded.
 static const double hand_obs_lo[3] = {-0.525, 0.348, -0.0525};
 static const double hand_obs_hi[3] = {0.525, 1.025, 0.7};
 static const double mocap_lo[3] = {-0.5, 0.40, 0.05};
@@ -316,12 +316,11 @@ static void reset_hand(EnvTask *env) {
     env_task_tcp(env, env->init_tcp);
 }
 
-// Starts an episode on random vector rv (ENV_RAND_DIM) and writes the reset
-// observation.
+// Starts an episode on random vector rv (the task's 3 or 6 entries) and
+// writes the reset observation.
 static void reset_episode(EnvTask *env, const double *rv, double *obs) {
-    memcpy(env->rv, rv, sizeof env->rv);
-    for (int i = env->def->rand_dim; i < ENV_RAND_DIM; i++) {
-        env->rv[i] = 0.0;
+    for (int i = 0; i < ENV_RAND_DIM; i++) {
+        env->rv[i] = i < env->def->rand_dim ? rv[i] : 0.0;
     }
 
     // Meta-World runs reset_model, mj_resetData, reset_model. The first pass
@@ -447,9 +446,9 @@ int env_step(EnvTask *env, const double *action, double *obs, double *reward,
         return rc;
     }
 
-    // simulate: 5 substeps, then mj_forward so the positions read below match
-    // the integrated state (Meta-World v3 does the same; mj_rnePostConstraint
-    // is skipped because nothing here reads the quantities it computes)
+    // simulate 5 substeps, then mj_forward so that the positions read below
+    // match the integrated state, as Meta-World v3 does. mj_rnePostConstraint
+    // is skipped because nothing here reads the quantities it computes.
     apply_action(env, action);
     for (int s = 0; s < FRAME_SKIP; s++) {
         mj_step(env->m, env->d);

@@ -24,7 +24,7 @@
 #define ENV_OBS_DIM_ONE_HOT 49     // ENV_OBS_DIM + ENV_N_TASKS
 #define ENV_ACT_DIM 4
 #define ENV_N_GOALS 50
-#define ENV_RAND_DIM 6             // longest per-task random vector (object + goal)
+#define ENV_RAND_DIM 6             // maximum random-vector length (object + goal)
 #define ENV_MAX_STEPS_DEFAULT 500
 #define ENV_TORQUESCALE_DEFAULT 5.0
 
@@ -53,7 +53,7 @@ typedef struct EnvConfig {
 // fields are 0. Several fields are distances or rewards rather than flags;
 // their meaning is task specific (see the task functions in envs/tasks.c).
 typedef struct EnvInfo {
-    double success;          // 1 when the task's success rule holds at this step
+    double success;          // 1 when the task's success rule is met at this step
     double near_object;
     double grasp_success;
     double grasp_reward;
@@ -88,17 +88,18 @@ void env_destroy(EnvTask *env);
 // substeps. Returns 0, or ERR_ARG for a goal out of range.
 int env_reset(EnvTask *env, int goal, double *obs, char *err, size_t err_sz);
 
-// Starts an episode on an explicit random vector (the task's object and
-// goal placement, ENV_RAND_DIM entries of which the first 3 or 6 are used)
-// instead of one of the 50 goals, for tests and tools. env_goal_index then
+// Starts an episode on an explicit random vector instead of one of the 50
+// goals, for tests and tools. rand_vec holds the task's object and goal
+// placement: 6 entries for reach, push, pick-place and peg-insert-side, 3
+// for the others (env_goal_vector returns the length). env_goal_index then
 // returns -1. Returns ERR_ARG for a non-finite entry.
 int env_reset_vector(EnvTask *env, const double *rand_vec, double *obs, char *err,
                      size_t err_sz);
 
-// Applies action (A; xyz in [-1, 1] moves the mocap by up to 1 cm, the 4th
-// closes (+1) or opens (-1) the gripper), simulates one control step (5
-// substeps, 12.5 ms) and writes obs (O, clipped), reward (0..10), *truncated
-// (ENV_TRUNC_*) and info (may be NULL). A MuJoCo warning during the step
+// Applies action (A) and simulates one control step (5 substeps, 12.5 ms).
+// Entries 0..2, clipped to [-1, 1], move the mocap by up to 1 cm each; entry
+// 3 closes (+1) or opens (-1) the gripper. Writes obs (O, clipped), reward
+// (0..10), *truncated (ENV_TRUNC_*) and info (may be NULL). A MuJoCo warning during the step
 // gives ENV_TRUNC_SIM, reward 0 and a counted warning; it is not an error.
 // Returns ERR_ARG for a NaN or infinite action, a step after truncation or
 // before the first reset; the message names the task and the step.

@@ -12,8 +12,8 @@ static void on_mujoco_error(const char *msg) {
     err_fatal(__FILE__, __LINE__, __func__, "MuJoCo error: %s", msg);
 }
 
-// MuJoCo reports each warning type once per mjData through this callback;
-// the env counts every occurrence itself from d->warning[].
+// Logs a MuJoCo warning. The env counts occurrences itself from
+// d->warning[], whether or not MuJoCo calls this for each of them.
 static void on_mujoco_warning(const char *msg) {
     log_warn("MuJoCo warning: %s", msg);
 }

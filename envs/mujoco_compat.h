@@ -11,9 +11,9 @@
 
 #include <mujoco/mujoco.h>
 
-// Installs the process-wide MuJoCo handlers once (thread-safe): a MuJoCo
+// Installs the process-wide MuJoCo handlers once (thread-safe). A MuJoCo
 // error becomes a fatal error through err_fatal, because MuJoCo 2.2.2 does
-// not expect its error callback to return; a warning is logged with
+// not expect its error callback to return. A warning is logged with
 // log_warn. Every env_create calls this.
 void env_mujoco_init(void);
 

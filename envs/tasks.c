@@ -755,7 +755,7 @@ static void reset_window_open(EnvTask *env) {
 
 // Goal = the window body; the sash starts open (slide 0.2). Meta-World sets
 // the slide without mj_forward, so the reset observation still shows the
-// handle at slide 0 (0.2 m short in x); it is right from the first step.
+// handle at slide 0, 0.2 m short in x. From the first step on it is right.
 static void reset_window_close(EnvTask *env) {
     copy3(env->obj_init, env->rv);
     copy3(env->target, env->rv);

@@ -1,11 +1,12 @@
 // The ten MT10 task definitions and the EnvTask state they act on.
 //
 // Internal to envs/: callers use envs/env.h. Each task supplies its scene
-// file, hand start, random-vector box, observation bounds of the goal, and
-// five functions: bind (look up its names in the model), place (write the
-// model-side body positions for the current random vector, before
-// mj_resetData), reset (the rest of Meta-World's reset_model after the hand
-// reset), object (the object pose of the observation) and reward.
+// file, hand start, random-vector box and observation bounds of the goal.
+// It also supplies five functions. bind looks up its names in the model.
+// place writes the model-side body positions for the current random vector,
+// before mj_resetData. reset runs the rest of Meta-World's reset_model after
+// the hand reset. object returns the object pose of the observation, and
+// reward the reward and info.
 #ifndef ENVS_TASKS_H
 #define ENVS_TASKS_H
 
@@ -36,7 +37,7 @@ struct EnvTask {
     int site_goal;                 // -1 when the scene has no goal site
     int mocap;                     // mocap index of body "mocap"
 
-    // task-specific ids; each task's bind comment says what they are
+    // task-specific ids; the comment of each task's bind function lists them
     int body[2];
     int site[6];
     int geom;
