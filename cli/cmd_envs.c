@@ -94,8 +94,12 @@ int cmd_envs(int argc, char **argv) {
         const mjModel *m = env_model(env);
         int bad = check ? check_env(env, name) : 0;
         problems += bad;
+        const char *verdict = "";
+        if (check) {
+            verdict = bad ? "  FAIL" : "  ok";
+        }
         printf("%-3d %-24s %-34s %4d %6d %4d%s\n", k, name, env_scene_file(env), m->nq,
-               m->nbody, env_obs_dim(env), check ? (bad ? "  FAIL" : "  ok") : "");
+               m->nbody, env_obs_dim(env), verdict);
         env_destroy(env);
     }
     if (problems > 0) {

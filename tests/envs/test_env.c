@@ -15,8 +15,8 @@
 
 static char err[2048];
 
-// Log lines at warning level or above; a test that expects some resets the
-// counter and checks it, every other warning fails the run in main.
+// Log lines at warning level or above. A test that expects some resets the
+// counter and checks it. Any other warning fails the run.
 static int n_log_warnings = 0;
 static char last_warning[512];
 
@@ -153,7 +153,8 @@ static void goals_cycle_and_show_in_obs(void) {
     env_reset(env, ENV_GOAL_NEXT, obs, err, sizeof err);
     CHECK_EQ_INT(0, env_goal_index(env));
     env_reset(env, ENV_GOAL_RANDOM, obs, err, sizeof err);
-    CHECK(env_goal_index(env) >= 0 && env_goal_index(env) < ENV_N_GOALS);
+    CHECK(env_goal_index(env) >= 0);
+    CHECK(env_goal_index(env) < ENV_N_GOALS);
     env_destroy(env);
 }
 
@@ -186,6 +187,23 @@ static void truncation_at_max_steps(void) {
     CHECK_STR_CONTAINS(err, "reset");
     env_reset(env, 3, obs, err, sizeof err);
     CHECK(env_step(env, a, obs, &r, &trunc, NULL, err, sizeof err) == 0);
+    env_destroy(env);
+}
+
+// A goal outside reach's goal space (z above 0.3) shows unclipped in the
+// reset observation and clipped in step observations.
+static void step_obs_clipped_reset_not(void) {
+    EnvTask *env = make_env("reach-v3", NULL);
+    if (!env) {
+        return;
+    }
+    double rv[6] = {0, 0.6, 0.02, 0, 0.85, 0.4}, obs[ENV_OBS_DIM], a[4] = {0}, r;
+    int trunc;
+    env_reset_vector(env, rv, obs, err, sizeof err);
+    CHECK_NEAR(0.4, obs[38], 0.0);
+    env_step(env, a, obs, &r, &trunc, NULL, err, sizeof err);
+    CHECK_NEAR(0.3, obs[38], 0.0);
+    CHECK_NEAR(0.85, obs[37], 0.0);
     env_destroy(env);
 }
 
@@ -520,6 +538,7 @@ int main(void) {
     RUN_TEST(torquescale_one_hand_pose);
     RUN_TEST(goals_cycle_and_show_in_obs);
     RUN_TEST(truncation_at_max_steps);
+    RUN_TEST(step_obs_clipped_reset_not);
     RUN_TEST(one_hot_appended);
     RUN_TEST(zero_action_is_stable);
     RUN_TEST(same_seed_same_episode);

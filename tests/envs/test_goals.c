@@ -1,7 +1,8 @@
 // Goal table: MT19937 against numpy's legacy RandomState, and the seed-42
-// goals of every task (reference vectors computed with numpy by replaying
-// Meta-World v3's draw order: two reset_model draws per reset, rejection
-// of close object/goal pairs, tasks in MT10 order on one stream).
+// goals of every task. The reference vectors were computed with numpy by
+// replaying Meta-World v3's draw order. That order is two reset_model draws
+// per reset, rejection of close object/goal pairs, and the tasks in MT10
+// order on one stream.
 #include "envs/goals.h"
 
 #include <math.h>
@@ -71,8 +72,10 @@ static void goals_respect_boxes_and_rejection(void) {
         }
         double peg = hypot(goals[7][g][0] - goals[7][g][3], goals[7][g][1] - goals[7][g][4]);
         CHECK_MSG(peg >= 0.1, "peg goal %d: peg-box distance %g < 0.1", g, peg);
-        CHECK(goals[3][g][0] >= 0.0 && goals[3][g][0] <= 0.1);
-        CHECK(goals[9][g][1] >= 0.75 && goals[9][g][1] <= 0.9);
+        CHECK(goals[3][g][0] >= 0.0);
+        CHECK(goals[3][g][0] <= 0.1);
+        CHECK(goals[9][g][1] >= 0.75);
+        CHECK(goals[9][g][1] <= 0.9);
         CHECK_NEAR(0.9, goals[4][g][1], 0.0);
     }
 }

@@ -87,10 +87,10 @@ static int run_vec(int n_threads, Trace *trace) {
     return rc;
 }
 
-// Rounds an observation to float as the vector env does. NOTE: kept out of
-// line because GCC 12 at -O3 was seen to skip this rounding once the loop
-// was fused with policy()'s widening copy (the test then failed on 1-ulp
-// action differences; at -O0 it passed).
+// Rounds an observation to float as the vector env does. NOTE: this is
+// kept out of line because GCC 12 at -O3 was seen to skip the rounding once
+// the loop was fused with the widening copy in policy(). The test then
+// failed on 1-ulp action differences, and at -O0 it passed.
 __attribute__((noinline)) static void round_obs(const double *obs, float *obs_f) {
     for (int j = 0; j < ENV_OBS_DIM; j++) {
         obs_f[j] = (float)obs[j];
@@ -133,7 +133,9 @@ static int run_single(Trace *trace) {
 static void threads_do_not_change_results(void) {
     Trace *one = calloc(1, sizeof *one), *two = calloc(1, sizeof *two);
     Trace *single = calloc(1, sizeof *single);
-    CHECK(one && two && single);
+    CHECK(one != NULL);
+    CHECK(two != NULL);
+    CHECK(single != NULL);
     if (one && two && single) {
         CHECK_EQ_INT(0, run_vec(1, one));
         CHECK_EQ_INT(0, run_vec(2, two));
