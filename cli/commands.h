@@ -10,6 +10,8 @@ typedef struct CliCommand {
 } CliCommand;
 
 int cmd_version(int argc, char **argv);
+int cmd_arch(int argc, char **argv);
+int cmd_conflicts(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -9,6 +9,8 @@ static int cmd_help(int argc, char **argv);
 static const CliCommand commands[] = {
     {"help", cmd_help, "list the subcommands"},
     {"version", cmd_version, "print the version, git revision and linked libraries"},
+    {"arch", cmd_arch, "print a CoNAL run's architecture per network"},
+    {"conflicts", cmd_conflicts, "print runs' conflict ratios per shared layer side by side"},
     {"compare", cmd_compare, "compare runs: success over seeds, speed, p-values, plots"},
     {"train", cmd_train, "train multi-task SAC on MT10 from a JSON config"},
     {"eval", cmd_eval, "measure per-task success of a trained or random policy"},

@@ -2,6 +2,7 @@
 #include "conal/arch.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,9 +25,23 @@ static const char *specific_name(ConalSpecificKind kind) {
     return "";
 }
 
-void conal_arch_derive(const ConalNet *net, const char *name, ConalArchNet *out) {
-    const ConalNetSpec *spec = &net->spec;
-    int P = net->P;
+// softmax(alpha_t) of one task's P logits, the max subtracted.
+static void softmax_row(const float *alpha, int P, float *out) {
+    float mx = alpha[0];
+    for (int p = 1; p < P; p++) {
+        mx = alpha[p] > mx ? alpha[p] : mx;
+    }
+    double sum = 0.0;
+    for (int p = 0; p < P; p++) {
+        sum += exp((double)(alpha[p] - mx));
+    }
+    for (int p = 0; p < P; p++) {
+        out[p] = (float)(exp((double)(alpha[p] - mx)) / sum);
+    }
+}
+
+// Fills everything but the branch weights and branch points from spec.
+static void arch_shape(const ConalNetSpec *spec, const char *name, ConalArchNet *out) {
     memset(out, 0, sizeof *out);
     snprintf(out->name, sizeof out->name, "%s", name);
     out->n_tasks = spec->n_tasks;
@@ -37,10 +52,13 @@ void conal_arch_derive(const ConalNet *net, const char *name, ConalArchNet *out)
         out->row_widths[q + 1] = spec->slots[q].n_out;
     }
     out->row_widths[spec->n_slots + 1] = spec->decoder.n_out;
+}
 
-    // p*_t = argmax softmax(alpha_t), scanning from P down so ties share more
+// p*_t = argmax of the branch weights, scanning from P down so ties share
+// more; then the parameter counts of the supernet and the pruned network.
+static void arch_finish(const ConalNetSpec *spec, ConalArchNet *out) {
+    int P = spec->n_slots + 1;
     for (int t = 0; t < spec->n_tasks; t++) {
-        conal_net_branch_weights(net, t, out->branch_weights[t]);
         int best = P;
         for (int p = P - 1; p >= 1; p--) {
             if (out->branch_weights[t][p - 1] > out->branch_weights[t][best - 1]) {
@@ -49,14 +67,30 @@ void conal_arch_derive(const ConalNet *net, const char *name, ConalArchNet *out)
         }
         out->branch[t] = best;
     }
-
-    // parameter counts of the supernet and of the pruned network
     ConalNetSpec s = *spec;
     s.derived = 0;
     out->params_supernet = conal_spec_count_params(&s);
     s.derived = 1;
     memcpy(s.branch, out->branch, sizeof s.branch);
     out->params_derived = conal_spec_count_params(&s);
+}
+
+void conal_arch_derive(const ConalNet *net, const char *name, ConalArchNet *out) {
+    arch_shape(&net->spec, name, out);
+    for (int t = 0; t < net->spec.n_tasks; t++) {
+        conal_net_branch_weights(net, t, out->branch_weights[t]);
+    }
+    arch_finish(&net->spec, out);
+}
+
+void conal_arch_from_alpha(const ConalNetSpec *spec, const float *alpha, const char *name,
+                           ConalArchNet *out) {
+    int P = spec->n_slots + 1;
+    arch_shape(spec, name, out);
+    for (int t = 0; t < spec->n_tasks; t++) {
+        softmax_row(alpha + (size_t)t * (size_t)P, P, out->branch_weights[t]);
+    }
+    arch_finish(spec, out);
 }
 
 int conal_arch_apply(const ConalArchNet *arch, const ConalNetSpec *search_spec,

@@ -48,6 +48,11 @@ typedef struct ConalArch {
 // whose branch points are copied) under the given name.
 void conal_arch_derive(const ConalNet *net, const char *name, ConalArchNet *out);
 
+// Derives from the architecture weights alpha (K x P logits, row t for task
+// t) of a search supernet with this spec, without building the network.
+void conal_arch_from_alpha(const ConalNetSpec *spec, const float *alpha, const char *name,
+                           ConalArchNet *out);
+
 // The derived spec for arch: search_spec with derived = 1 and the branch
 // points of arch. Returns 0, or ERR_MISMATCH naming the first field of arch
 // that does not fit search_spec (task count, slot count, widths, kind).

@@ -209,10 +209,8 @@ static const RlNetOps conal_rl_ops = {
 
 // ---- create ----
 
-// The supernet spec of an RlNetSpec: hidden layers as slots, output layer as
-// decoder.
-static int conal_spec_from(const RlNetSpec *spec, ConalSpecificKind kind, ConalNetSpec *out,
-                           char *err, size_t err_sz) {
+int rl_conal_spec(const RlNetSpec *spec, ConalSpecificKind kind, ConalNetSpec *out,
+                  char *err, size_t err_sz) {
     if (spec->n_hidden < 1 || spec->n_hidden > CONAL_MAX_SLOTS) {
         return err_set(err, err_sz, ERR_CONFIG, "conal: %d hidden layers; the supernet needs 1 "
                        "to %d", spec->n_hidden, CONAL_MAX_SLOTS);
@@ -234,7 +232,7 @@ static int conal_spec_from(const RlNetSpec *spec, ConalSpecificKind kind, ConalN
 RlNet *rl_net_create_conal(const RlNetSpec *spec, const RlConalOptions *opt, RngState *rng,
                            char *err, size_t err_sz) {
     ConalNetSpec cs;
-    if (conal_spec_from(spec, opt->specific, &cs, err, err_sz) != 0) {
+    if (rl_conal_spec(spec, opt->specific, &cs, err, err_sz) != 0) {
         return NULL;
     }
     if (opt->arch && conal_arch_apply(opt->arch, &cs, &cs, err, err_sz) != 0) {

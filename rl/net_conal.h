@@ -46,6 +46,11 @@ RlConalOptions rl_conal_options_defaults(void);
 RlNet *rl_net_create_conal(const RlNetSpec *spec, const RlConalOptions *opt, RngState *rng,
                            char *err, size_t err_sz);
 
+// The search supernet spec of an RlNetSpec: hidden layers as dense slots,
+// the output layer as each task's decoder. Returns 0 or ERR_CONFIG/ERR_ARG.
+int rl_conal_spec(const RlNetSpec *spec, ConalSpecificKind kind, ConalNetSpec *out,
+                  char *err, size_t err_sz);
+
 // The supernet behind net, or NULL when net is not a CoNAL network.
 ConalNet *rl_net_conal(const RlNet *net);
 

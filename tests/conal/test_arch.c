@@ -88,6 +88,13 @@ static void test_derive_argmax_and_ties(void) {
     CHECK_NEAR(0.25, arch.branch_weights[0][2], 1e-6);
     CHECK(strcmp(arch.name, "actor") == 0);
 
+    // deriving from the alpha block alone gives the same architecture
+    ConalArchNet from_alpha;
+    conal_arch_from_alpha(&spec, net->alpha.w, "actor", &from_alpha);
+    CHECK(memcmp(from_alpha.branch, arch.branch, sizeof arch.branch) == 0);
+    CHECK_NEAR(arch.branch_weights[2][0], from_alpha.branch_weights[2][0], 1e-7);
+    CHECK_EQ_INT(arch.params_derived, from_alpha.params_derived);
+
     // the derived spec builds a network of the derived size
     ConalNetSpec derived;
     CHECK_EQ_INT(0, conal_arch_apply(&arch, &spec, &derived, err, sizeof err));

@@ -1,0 +1,134 @@
+// Tests of `conal arch` and `conal conflicts`, run through the built binary.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/fileio.h"
+#include "conal/arch.h"
+#include "tests/check.h"
+
+static char tmp[512];
+
+// Runs `conal ARGS` with stdout and stderr in out; returns the exit status.
+static int run_conal(const char *args, char *out, size_t out_sz) {
+    char cmd[2048], log[700];
+    snprintf(log, sizeof log, "%s/out.txt", tmp);
+    snprintf(cmd, sizeof cmd, "%s/conal %s > '%s' 2>&1", CONAL_BINARY_DIR, args, log);
+    int status = system(cmd);
+    char *text = NULL;
+    size_t n = 0;
+    char err[256];
+    out[0] = '\0';
+    if (file_read_all(log, &text, &n, err, sizeof err) == 0) {
+        snprintf(out, out_sz, "%s", text);
+        free(text);
+    }
+    return status;
+}
+
+// Writes a run directory with an arch.json of one 10-task actor.
+static void write_arch_run(const char *dir) {
+    ConalNetSpec s;
+    memset(&s, 0, sizeof s);
+    s.n_tasks = 10;
+    s.n_slots = 3;
+    s.slots[0] = conal_dense_module(39, 400, NN_ACT_RELU);
+    s.slots[1] = conal_dense_module(400, 400, NN_ACT_RELU);
+    s.slots[2] = conal_dense_module(400, 400, NN_ACT_RELU);
+    s.decoder = conal_dense_module(400, 8, NN_ACT_NONE);
+    s.max_block = 1;
+    float alpha[40] = {0};
+    alpha[4 + 1] = 1.0f;   // push-v3 branches at 2
+    alpha[12 + 0] = 1.0f;  // door-open-v3 branches at 1
+    ConalArch a;
+    memset(&a, 0, sizeof a);
+    a.n_nets = 1;
+    conal_arch_from_alpha(&s, alpha, "actor", &a.nets[0]);
+    char path[700], err[256];
+    snprintf(path, sizeof path, "%s/arch.json", dir);
+    mkdir(dir, 0755);
+    CHECK_EQ_INT(0, conal_arch_save(&a, path, err, sizeof err));
+}
+
+static void test_arch_prints_table(void) {
+    char dir[600], args[700], out[8192];
+    snprintf(dir, sizeof dir, "%s/run", tmp);
+    write_arch_run(dir);
+    snprintf(args, sizeof args, "arch '%s'", dir);
+    CHECK_EQ_INT(0, run_conal(args, out, sizeof out));
+    CHECK_STR_CONTAINS(out, "derived architecture");
+    CHECK_STR_CONTAINS(out, "actor: 10 tasks, 3 module slots, purely-specific modules");
+    // shared 16000 + 2 * 160400 = 336800, decoders 10 * 3208; supernet adds
+    // 10 * 336800 specific; derived adds push-v3's 320800 and door-open's 336800
+    CHECK_STR_CONTAINS(out, "parameters: supernet 3736880, derived 1026480");
+    CHECK_STR_CONTAINS(out, "push-v3                  S      own    own    | 2");
+    CHECK_STR_CONTAINS(out, "door-open-v3             own    own    own    | 1");
+    CHECK_STR_CONTAINS(out, "reach-v3                 S      S      S      | 4");
+}
+
+static void test_arch_errors(void) {
+    char args[700], out[4096];
+    snprintf(args, sizeof args, "arch '%s/missing'", tmp);
+    CHECK(run_conal(args, out, sizeof out) != 0);
+    CHECK_STR_CONTAINS(out, "has neither arch.json nor checkpoint.bin");
+    CHECK(run_conal("arch", out, sizeof out) != 0);
+    CHECK_STR_CONTAINS(out, "usage: conal arch RUN_DIR");
+}
+
+// Writes metrics.jsonl with the given records.
+static void write_metrics(const char *dir, const char *text) {
+    char path[700], err[256];
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    CHECK_EQ_INT(0, file_write_atomic(path, text, strlen(text), err, sizeof err));
+}
+
+static void test_conflicts_side_by_side(void) {
+    char a[600], b[600], args[1400], out[8192];
+    snprintf(a, sizeof a, "%s/ra", tmp);
+    snprintf(b, sizeof b, "%s/rb", tmp);
+    write_metrics(a, "{\"step\":100,\"conflict_ratio\":{\"actor\":[0.1,0.2],\"q1\":[0.3,0.4]}}\n"
+                     "{\"step\":200,\"conflict_ratio\":{\"actor\":[0.5,0.6],\"q1\":[0.7,0.8]}}\n");
+    write_metrics(b, "{\"step\":200,\"conflict_ratio\":{\"actor\":[0.9],\"q1\":[0.25]}}\n");
+    snprintf(args, sizeof args, "conflicts '%s' '%s' --rows 2", a, b);
+    CHECK_EQ_INT(0, run_conal(args, out, sizeof out));
+    CHECK_STR_CONTAINS(out, "R1 = ");
+    CHECK_STR_CONTAINS(out, "(2 records)");
+    CHECK_STR_CONTAINS(out, "step  R1.1  R1.2  R2.1");
+    // step 100: run 2 has no record yet
+    CHECK_STR_CONTAINS(out, "       100  0.10  0.20     -");
+    CHECK_STR_CONTAINS(out, "       200  0.50  0.60  0.90");
+    CHECK_STR_CONTAINS(out, "      mean  0.30  0.40  0.90");
+    CHECK_STR_CONTAINS(out, "      mean  0.50  0.60  0.25");
+}
+
+static void test_conflicts_errors(void) {
+    char a[600], args[1400], out[4096];
+    snprintf(a, sizeof a, "%s/bad", tmp);
+    write_metrics(a, "{\"step\":1}\nnot json\n");
+    snprintf(args, sizeof args, "conflicts '%s'", a);
+    CHECK(run_conal(args, out, sizeof out) != 0);
+    CHECK_STR_CONTAINS(out, "metrics.jsonl:2: not a metrics record with a step");
+    snprintf(args, sizeof args, "conflicts '%s/none'", tmp);
+    CHECK(run_conal(args, out, sizeof out) != 0);
+    CHECK_STR_CONTAINS(out, "metrics.jsonl");
+    CHECK(run_conal("conflicts --rows 0 x", out, sizeof out) != 0);
+    CHECK_STR_CONTAINS(out, "--rows needs an integer in [1, 10000]");
+}
+
+int main(void) {
+    struct stat st;
+    if (stat(CONAL_BINARY_DIR "/conal", &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "test_cmd_conal: %s/conal is missing; build the conal_cli target\n",
+                CONAL_BINARY_DIR);
+        return 1;
+    }
+    check_tmpdir(tmp, sizeof tmp, "cmdconal");
+    RUN_TEST(test_arch_prints_table);
+    RUN_TEST(test_arch_errors);
+    RUN_TEST(test_conflicts_side_by_side);
+    RUN_TEST(test_conflicts_errors);
+    check_rmtree(tmp);
+    return check_summary();
+}
