@@ -1,13 +1,16 @@
 // Vector env: N tasks stepped in parallel on a fixed pthread pool.
 //
-// Thread t of T handles the contiguous block of envs [t*N/T, (t+1)*N/T);
-// thread 0 is the caller. Every env owns its mjData and the blocks never
-// overlap, so the result does not depend on T. Buffers in double precision
-// (the env API) are allocated once at create; a step allocates nothing.
+// The T threads (the caller and T - 1 workers) take envs one at a time from
+// a shared atomic counter, which balances tasks of unequal cost: a window
+// step costs about four reach steps. Every env owns its mjData and is
+// stepped by exactly one thread, so the result does not depend on T or on
+// which thread took which env. Buffers in double precision (the env API)
+// are allocated once at create; a step allocates nothing.
 #include "envs/vec.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,12 +44,9 @@ struct EnvVec {
     int n_done;
     int stop;
     VecJob job;
+    atomic_int next_env;         // next env index to take in the current job
 };
 
-typedef struct WorkerArg {
-    EnvVec *vec;
-    int index;                   // thread index t, 1..T-1
-} WorkerArg;
 
 // Runs the current job on env i; failures here are bugs because every
 // input was checked before the job started.
@@ -66,21 +66,21 @@ static void run_env(EnvVec *vec, int i) {
     ASSERT(rc == 0, "env %d: %s", i, err);
 }
 
-// Runs the current job on thread t's block of envs.
-static void run_block(EnvVec *vec, int t) {
-    int begin = (int)((long)t * vec->n_envs / vec->n_threads);
-    int end = (int)((long)(t + 1) * vec->n_envs / vec->n_threads);
-    for (int i = begin; i < end; i++) {
+// Runs the current job on envs taken from the shared counter until none is
+// left.
+static void run_share(EnvVec *vec) {
+    for (;;) {
+        int i = atomic_fetch_add(&vec->next_env, 1);
+        if (i >= vec->n_envs) {
+            return;
+        }
         run_env(vec, i);
     }
 }
 
-// Worker loop: wait for a generation, run the block, report.
+// Worker loop: wait for a generation, take envs, report.
 static void *worker_main(void *p) {
-    WorkerArg *arg = p;
-    EnvVec *vec = arg->vec;
-    int t = arg->index;
-    free(arg);
+    EnvVec *vec = p;
     long seen = 0;
     for (;;) {
         pthread_mutex_lock(&vec->mutex);
@@ -94,7 +94,7 @@ static void *worker_main(void *p) {
         seen = vec->generation;
         pthread_mutex_unlock(&vec->mutex);
 
-        run_block(vec, t);
+        run_share(vec);
 
         pthread_mutex_lock(&vec->mutex);
         vec->n_done++;
@@ -105,11 +105,13 @@ static void *worker_main(void *p) {
     }
 }
 
-// Runs job on all envs: wakes the workers, does block 0, waits for the rest.
+// Runs job on all envs: wakes the workers, takes envs itself, waits for
+// the workers to finish theirs.
 static void run_job(EnvVec *vec, VecJob job) {
     vec->job = job;
+    atomic_store(&vec->next_env, 0);
     if (vec->n_threads == 1) {
-        run_block(vec, 0);
+        run_share(vec);
         return;
     }
     pthread_mutex_lock(&vec->mutex);
@@ -118,7 +120,7 @@ static void run_job(EnvVec *vec, VecJob job) {
     pthread_cond_broadcast(&vec->start_cv);
     pthread_mutex_unlock(&vec->mutex);
 
-    run_block(vec, 0);
+    run_share(vec);
 
     pthread_mutex_lock(&vec->mutex);
     while (vec->n_done < vec->n_threads - 1) {
@@ -142,14 +144,7 @@ static int start_pool(EnvVec *vec, char *err, size_t err_sz) {
                        vec->n_threads);
     }
     for (int t = 1; t < vec->n_threads; t++) {
-        WorkerArg *arg = malloc(sizeof *arg);
-        if (!arg) {
-            return err_set(err, err_sz, ERR_NOMEM, "env_vec_create: out of memory");
-        }
-        arg->vec = vec;
-        arg->index = t;
-        if (pthread_create(&vec->threads[t - 1], NULL, worker_main, arg) != 0) {
-            free(arg);
+        if (pthread_create(&vec->threads[t - 1], NULL, worker_main, vec) != 0) {
             return err_set(err, err_sz, ERR_NOMEM,
                            "env_vec_create: cannot start worker thread %d of %d", t,
                            vec->n_threads);

@@ -1,9 +1,9 @@
 // A vector of MT10 envs stepped together on a fixed thread pool.
 //
 // The trainer's view of the environments: float observation and action
-// buffers, one step call for all envs. The pool is created once; each step
-// splits the envs into contiguous blocks, one per thread. Every env owns its
-// mjData and RNG, so results are bit-identical for any number of threads.
+// buffers, one step call for all envs. The pool is created once; in each
+// step the threads take envs one at a time. Every env owns its mjData and
+// RNG, so results are bit-identical for any number of threads.
 // The vector does not reset truncated envs itself: the caller reads the final
 // observation (for the replay buffer) and then calls env_vec_reset.
 //
