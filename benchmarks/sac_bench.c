@@ -67,11 +67,14 @@ static void add_forward(GemmList *l, const int *sizes, int n_layers, int rows) {
     }
 }
 
-// The products of one backward: dW += dY^T X and, where wanted, dX = dY W.
+// The products of one backward: dW += dY^T X unless input_only, and
+// dX = dY W where wanted.
 static void add_backward(GemmList *l, const int *sizes, int n_layers, int rows,
-                         int with_input_grad) {
+                         int with_input_grad, int input_only) {
     for (int i = n_layers - 1; i >= 0; i--) {
-        add(l, 1, 0, sizes[i + 1], sizes[i], rows, 1.0f);
+        if (!input_only) {
+            add(l, 1, 0, sizes[i + 1], sizes[i], rows, 1.0f);
+        }
         if (i > 0 || with_input_grad) {
             add(l, 0, 0, rows, sizes[i], sizes[i + 1], 0.0f);
         }
@@ -80,21 +83,21 @@ static void add_backward(GemmList *l, const int *sizes, int n_layers, int rows,
 
 // Every dense product of one rl_sac_update (see rl/sac.c): target actions
 // and target critics, both critic steps, the actor step through both
-// critics (input gradients included) and the actor's backward.
+// critics (input gradients only) and the actor's backward.
 static void build_update_gemms(GemmList *l, const int *actor, const int *critic, int rows) {
     add_forward(l, actor, 4, rows);                 // a' ~ pi(s')
     add_forward(l, critic, 4, rows);                // Q1'(s', a')
     add_forward(l, critic, 4, rows);                // Q2'(s', a')
     for (int q = 0; q < 2; q++) {                   // critic steps
         add_forward(l, critic, 4, rows);
-        add_backward(l, critic, 4, rows, 0);
+        add_backward(l, critic, 4, rows, 0, 0);
     }
     add_forward(l, actor, 4, rows);                 // a~ ~ pi(s)
     add_forward(l, critic, 4, rows);                // Q1(s, a~)
     add_forward(l, critic, 4, rows);                // Q2(s, a~)
-    add_backward(l, critic, 4, rows, 1);            // dQ1/da
-    add_backward(l, critic, 4, rows, 1);            // dQ2/da
-    add_backward(l, actor, 4, rows, 0);             // actor weights
+    add_backward(l, critic, 4, rows, 1, 1);         // dQ1/da, no critic weights
+    add_backward(l, critic, 4, rows, 1, 1);         // dQ2/da
+    add_backward(l, actor, 4, rows, 0, 0);          // actor weights
 }
 
 // Runs the list once on buffers large enough for every shape.

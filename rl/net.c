@@ -165,6 +165,25 @@ static void shared_backward_split(RlNet *net, DenseLevel *lv, const float *x,
     }
 }
 
+// dx (rows x I) = dz (rows x O) W for one layer, without parameter gradients.
+static void input_grad(const NnLinear *layer, const float *dz, float *dx, int rows) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, layer->n_in, layer->n_out,
+                1.0f, dz, layer->n_out, layer->w, layer->n_in, 0.0f, dx, layer->n_in);
+}
+
+// Input gradients of one level only (SAC's actor step through the critics,
+// whose parameter gradients it would discard).
+static void level_input_grad(const DenseLevel *lv, int K, int B, const float *dz, float *dx) {
+    if (lv->shared) {
+        input_grad(&lv->online[0], dz, dx, K * B);
+        return;
+    }
+    for (int t = 0; t < K; t++) {
+        input_grad(&lv->online[t], dz + (size_t)t * B * lv->n_out,
+                   dx + (size_t)t * B * lv->n_in, B);
+    }
+}
+
 // Backward pass through the last online forward.
 static void dense_backward(RlNet *net, const float *dy, float *dx, int B) {
     Dense *d = net->impl;
@@ -183,7 +202,11 @@ static void dense_backward(RlNet *net, const float *dy, float *dx, int B) {
 
         // parameter gradients and the input gradient
         const float *x = d->acts[l];
-        if (lv->shared && net->want_task_grads && lv->shared_index >= 0) {
+        if (net->input_grad_only) {
+            if (dxl) {
+                level_input_grad(lv, K, B, dz, dxl);
+            }
+        } else if (lv->shared && net->want_task_grads && lv->shared_index >= 0) {
             shared_backward_split(net, lv, x, dz, dxl, B);
         } else if (lv->shared) {
             nn_linear_backward(&lv->online[0], x, dz, dxl, K * B);

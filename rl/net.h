@@ -111,6 +111,8 @@ struct RlNet {
     NnParamSet params;                       // every weight of this network
     long adam_step;                          // Adam steps applied so far
     int want_task_grads;                     // set by the caller before backward
+    int input_grad_only;                     // set by the caller: backward writes dx
+                                             // only, params.g and D stay untouched
     int n_shared;
     RlSharedLayer shared[RL_NET_MAX_SHARED];
     void *impl;                              // owned by the method

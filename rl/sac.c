@@ -242,10 +242,12 @@ static void actor_step(RlSac *s, const RlBatch *batch, const float *eps_pi,
         s->stats.entropy[t] = (float)(ent / B);
     }
 
-    // d loss / d action through both critics; their parameter gradients are
-    // discarded (each critic step zeroes them first)
+    // d loss / d action through both critics, without their parameter
+    // gradients, which this step does not use
+    s->q1->input_grad_only = s->q2->input_grad_only = 1;
     rl_net_backward(s->q1, s->dq1, s->dx1, B);
     rl_net_backward(s->q2, s->dq2, s->dx2, B);
+    s->q1->input_grad_only = s->q2->input_grad_only = 0;
     int iq = s->q1->n_in_total;
     for (size_t r = 0; r < rows; r++) {
         for (int j = 0; j < A; j++) {

@@ -153,6 +153,40 @@ static void test_task_grads_split(void) {
     rl_net_destroy(net);
 }
 
+// input_grad_only gives the same dx and leaves the gradients untouched.
+static void check_input_grad_only(RlMethod method) {
+    RlNet *net = small_net(method);
+    float *x = random_input(net, 12);
+    float dy[K * B * N_OUT];
+    for (int i = 0; i < K * B * N_OUT; i++) {
+        dy[i] = (float)(0.2 * ((i * 3) % 5) - 0.4);
+    }
+    size_t nx = (size_t)K * B * (size_t)net->n_in_total;
+    float *dx_full = malloc(sizeof(float) * nx), *dx_only = malloc(sizeof(float) * nx);
+    rl_net_forward(net, x, B, RL_NET_ONLINE);
+    nn_params_zero_grad(&net->params);
+    rl_net_backward(net, dy, dx_full, B);
+    nn_params_zero_grad(&net->params);
+    net->input_grad_only = 1;
+    rl_net_backward(net, dy, dx_only, B);
+    double worst = 0.0;
+    for (size_t i = 0; i < nx; i++) {
+        worst = fmax(worst, fabs((double)(dx_full[i] - dx_only[i])));
+    }
+    CHECK_MSG(worst < 1e-6, "%s: dx differs by %.3g", rl_method_names[method], worst);
+    CHECK_EQ_INT(0, nn_grad_norm(net->params.g, net->params.n) > 0.0);
+    free(dx_full);
+    free(dx_only);
+    free(x);
+    rl_net_destroy(net);
+}
+
+static void test_input_grad_only(void) {
+    check_input_grad_only(RL_METHOD_MTSAC);
+    check_input_grad_only(RL_METHOD_MHSAC);
+    check_input_grad_only(RL_METHOD_STL);
+}
+
 // Gram matrix and conflict ratio on hand-made task gradients.
 static void test_conflict_ratio(void) {
     RlNet *net = small_net(RL_METHOD_MTSAC);
@@ -317,6 +351,7 @@ int main(void) {
     RUN_TEST(test_gradients_mhsac);
     RUN_TEST(test_gradients_stl);
     RUN_TEST(test_task_grads_split);
+    RUN_TEST(test_input_grad_only);
     RUN_TEST(test_conflict_ratio);
     RUN_TEST(test_mhsac_heads_per_task);
     RUN_TEST(test_stl_networks_per_task);
