@@ -272,14 +272,15 @@ static cJSON *float_array(const float *x, int n) {
     return a;
 }
 
-// Conflict ratio of every shared layer of net, as a JSON array.
-static cJSON *conflict_array(const RlNet *net, double *mean) {
-    cJSON *a = cJSON_CreateArray();
+// Conflict ratio of every shared layer of net, keyed by layer name
+// ("hidden0", ..., "output"); *mean receives their mean.
+static cJSON *conflict_object(const RlNet *net, double *mean) {
+    cJSON *a = cJSON_CreateObject();
     double sum = 0.0;
     for (int s = 0; s < net->n_shared; s++) {
         double r = rl_net_conflict_ratio(net, s);
         sum += r;
-        cJSON_AddItemToArray(a, cJSON_CreateNumber(r));
+        cJSON_AddNumberToObject(a, net->shared[s].name, r);
     }
     *mean = net->n_shared ? sum / net->n_shared : 0.0;
     return a;
@@ -319,8 +320,8 @@ static int record_metrics(Trainer *tr, char *err, size_t err_sz) {
     cJSON_AddItemToObject(o, "temp", float_array(temps, K));
     double conflict_actor = 0.0, conflict_q = 0.0;
     cJSON *conflict = cJSON_CreateObject();
-    cJSON_AddItemToObject(conflict, "actor", conflict_array(tr->sac->actor, &conflict_actor));
-    cJSON_AddItemToObject(conflict, "q1", conflict_array(tr->sac->q1, &conflict_q));
+    cJSON_AddItemToObject(conflict, "actor", conflict_object(tr->sac->actor, &conflict_actor));
+    cJSON_AddItemToObject(conflict, "q1", conflict_object(tr->sac->q1, &conflict_q));
     cJSON_AddItemToObject(o, "conflict_ratio", conflict);
     cJSON_AddNumberToObject(o, "sim_truncations", (double)tr->sim_truncations);
     cJSON_AddNumberToObject(o, "env_steps_per_s", sps);

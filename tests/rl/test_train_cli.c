@@ -130,7 +130,8 @@ static void test_run_directory(void) {
     CHECK_STR_CONTAINS(ev, "\"mean_success\":");
     free(ev);
     char *m = read_file("r1/metrics.jsonl");
-    CHECK_STR_CONTAINS(m, "\"conflict_ratio\":{\"actor\":[");
+    CHECK_STR_CONTAINS(m, "\"conflict_ratio\":{\"actor\":{\"hidden0\":");
+    CHECK_STR_CONTAINS(m, "\"q1\":{\"hidden0\":");
     CHECK_STR_CONTAINS(m, "\"temp\":[");
     free(m);
 }
