@@ -1,7 +1,7 @@
 // The trainer's configuration: one struct, its JSON schema and its checks.
 //
 // Every JSON key of a run config maps to one field below through the CfgField
-// table in config.c; rl_config_defaults holds every default. A "step" steps
+// table in config.c; rl_config_defaults sets every default. A "step" steps
 // all K envs once, so train.steps and every interval count such steps (2M
 // steps = 2M transitions per task).
 #ifndef RL_CONFIG_H

@@ -1,7 +1,7 @@
 // One replay buffer per task, sampled in task blocks.
 //
 // Dimension letters: K tasks, C capacity per task, O observation, A action,
-// B rows per task block. Task t's ring holds its last C transitions
+// B rows per task block. Task t's ring keeps its last C transitions
 // (obs, action, reward, next_obs). Meta-World episodes end only by
 // truncation, which is not a terminal state, so no done flag is stored and
 // every transition bootstraps. A sample draws B indices per task uniformly

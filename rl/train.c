@@ -68,7 +68,7 @@ typedef struct Trainer {
 
 static volatile sig_atomic_t stop_requested = 0;
 
-// Signal handler: asks the loop to stop at the next episode boundary.
+// Signal handler: sets the flag that stops the loop at the next episode boundary.
 static void on_signal(int sig) {
     (void)sig;
     stop_requested = 1;
@@ -128,7 +128,7 @@ static int eval_episode(const RlConfig *cfg, RlSac *sac, const RlEvalOptions *op
     }
     memset(blocks, 0, sizeof blocks);
     for (int k = 0; k < cfg->episode_length; k++) {
-        // the actor sees K task blocks; tasks not evaluated get zero rows
+        // the actor takes K task blocks; tasks not evaluated get zero rows
         if (opt->random) {
             for (int j = 0; j < n * ENV_ACT_DIM; j++) {
                 act_env[j] = (float)rng_range(rng, -1.0, 1.0);

@@ -1,7 +1,7 @@
 // The multi-task SAC training loop, evaluation and run directories.
 //
 // Dimension letters: K tasks (the ten MT10 tasks), O observation, A action.
-// A run directory holds config.json (fully resolved), metrics.jsonl (one
+// A run directory contains config.json (fully resolved), metrics.jsonl (one
 // record per log interval), eval.jsonl (one record per evaluation),
 // checkpoint.bin (latest, everything needed to resume), best.bin (the agent
 // at the best mean evaluation success so far, without replay buffers) and

@@ -181,7 +181,7 @@ static void test_fixture_full(void) {
 
 // ---- double-precision reference of the losses ----
 
-// Dense ReLU MLP in double over one row; w holds W0 b0 W1 b1 ... (rl/ layout).
+// Dense ReLU MLP in double over one row; w contains W0 b0 W1 b1 ... (rl/ layout).
 static void mlp_d(const double *w, const int *sizes, int n_layers, const double *x, double *y) {
     double a[64], b[64];
     memcpy(a, x, sizeof(double) * (size_t)sizes[0]);
