@@ -123,6 +123,8 @@ static int bench_task(int task, const EnvConfig *cfg, int samples) {
     }
     static Episode ep;
     record_episode(env, task, &ep);
+
+    // alternate the env and the bare physics, one episode each per sample
     mjData *bare = mj_makeData(env_model(env));
     double env_wall[64], env_cpu[64], bare_wall[64], bare_cpu[64], reset_cpu[64];
     for (int s = 0; s < samples; s++) {
@@ -135,6 +137,8 @@ static int bench_task(int task, const EnvConfig *cfg, int samples) {
         bare_cpu[s] = b.cpu;
         reset_cpu[s] = reset.cpu;
     }
+
+    // rates from medians; the reset in units of one env step's CPU time
     double n = ep.n_steps;
     double env_sps = n / median(env_wall, samples), bare_sps = n / median(bare_wall, samples);
     double env_cpu_s = median(env_cpu, samples) / n, bare_cpu_s = median(bare_cpu, samples) / n;
@@ -143,6 +147,7 @@ static int bench_task(int task, const EnvConfig *cfg, int samples) {
     printf("task=%-24s steps=%d bare_sps=%.0f env_sps=%.0f ratio=%.3f cpu_ratio=%.3f "
            "reset_env_steps=%.1f\n", env_task_name(task), ep.n_steps, bare_sps, env_sps,
            env_sps / bare_sps, cpu_ratio, reset_steps);
+
     mj_deleteData(bare);
     env_destroy(env);
     return cpu_ratio < 0.90 || reset_steps > 50.0;
