@@ -19,8 +19,9 @@ typedef struct EnvVec EnvVec;
 
 // Creates N envs, env i running MT10 task tasks[i] (0..9; any subset and
 // order, duplicates allowed), all with the same cfg (NULL for defaults), and
-// a pool of n_threads >= 1 threads (1 runs everything on the caller's
-// thread). Returns 0, or a negative ErrCode with a message naming the env.
+// a pool of n_threads >= 1 threads, capped at n_envs (1 runs everything on
+// the caller's thread; env_vec_n_threads returns the count used). Returns 0,
+// or a negative ErrCode with a message naming the env.
 int env_vec_create(EnvVec **out, const int *tasks, int n_envs, const EnvConfig *cfg,
                    int n_threads, char *err, size_t err_sz);
 
