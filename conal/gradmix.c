@@ -373,3 +373,9 @@ void conal_gradmix_apply(ConalGradMix *gm, int K, int n_seg, const float *const 
         memcpy(c_out, c, sizeof(double) * (size_t)K);
     }
 }
+
+void conal_gradmix_hook(void *ctx, int K, int n_seg, const float *const *d, const size_t *n,
+                        float *const *out) {
+    ASSERT(ctx, "conal_gradmix_hook: combine_ctx is NULL, expected a ConalGradMix");
+    conal_gradmix_apply(ctx, K, n_seg, d, n, out, NULL);
+}

@@ -673,6 +673,25 @@ static void test_apply_deterministic(void) {
     CHECK(changed);
 }
 
+// The hook form gives the same combined gradient as conal_gradmix_apply.
+static void test_hook_matches_apply(void) {
+    RngState rng;
+    rng_init(&rng, 43);
+    enum { K = 4, N = 40 };
+    float D[K * N];
+    fill_conflicting(&rng, K, N, D);
+    const float *d[1] = {D};
+    size_t n[1] = {N};
+    ConalGradMix a, b;
+    conal_gradmix_init(&a, CONAL_GRADMIX_PCGRAD, NULL, 8);
+    conal_gradmix_init(&b, CONAL_GRADMIX_PCGRAD, NULL, 8);
+    float out_a[N], out_b[N];
+    float *oa[1] = {out_a}, *ob[1] = {out_b};
+    conal_gradmix_apply(&a, K, 1, d, n, oa, NULL);
+    conal_gradmix_hook(&b, K, 1, d, n, ob);
+    CHECK_EQ_INT(0, memcmp(out_a, out_b, sizeof out_a));
+}
+
 static void test_method_names(void) {
     CHECK_EQ_INT(CONAL_GRADMIX_SUM, conal_gradmix_method_parse("sum"));
     CHECK_EQ_INT(CONAL_GRADMIX_PCGRAD, conal_gradmix_method_parse("pcgrad"));
@@ -698,6 +717,7 @@ int main(void) {
     RUN_TEST(test_cagrad_zero_gradients_finite);
     RUN_TEST(test_apply_segments_match_block);
     RUN_TEST(test_apply_deterministic);
+    RUN_TEST(test_hook_matches_apply);
     RUN_TEST(test_method_names);
     return check_summary();
 }
