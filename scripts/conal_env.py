@@ -60,7 +60,7 @@ def _library_path():
     if path:
         return path
     here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.join(here, os.pardir, "build", "libconal_env.so")
+    return os.path.normpath(os.path.join(here, os.pardir, "build", "libconal_env.so"))
 
 
 def _load_library():
