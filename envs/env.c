@@ -80,35 +80,38 @@ static int check_config(const EnvConfig *cfg, char *err, size_t err_sz) {
 
 // ---- scene loading ----
 
-// Loads the task's scene from cfg->assets/sawyer_xyz/ or the built-in scenes.
-static mjModel *load_scene(EnvTask *env, char *err, size_t err_sz) {
+// Loads the task's scene from cfg->assets/sawyer_xyz/ or the built-in scenes
+// into env->m. Returns 0, ERR_IO for a missing folder or file, ERR_FORMAT
+// for a file MuJoCo cannot load.
+static int load_scene(EnvTask *env, char *err, size_t err_sz) {
     const char *dir = env->cfg.assets;
     if (!dir[0]) {
         snprintf(env->source, sizeof env->source, "built-in");
 #ifdef ENV_HAVE_SCENE_BUILTIN
-        return env_scene_builtin_load(env->def->xml, err, err_sz);
+        env->m = env_scene_builtin_load(env->def->xml, err, err_sz);
+        return env->m ? 0 : ERR_FORMAT;
 #else
-        err_set(err, err_sz, ERR_IO, "%s: built-in scenes not available yet; pass --assets DIR",
-                env->def->name);
-        return NULL;
+        return err_set(err, err_sz, ERR_IO,
+                       "%s: built-in scenes not available yet; pass --assets DIR",
+                       env->def->name);
 #endif
     }
     snprintf(env->source, sizeof env->source, "assets %s", dir);
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        err_set(err, err_sz, ERR_IO, "%s: asset folder '%s' not found or not a directory",
-                env->def->name, dir);
-        return NULL;
+        return err_set(err, err_sz, ERR_IO,
+                       "%s: asset folder '%s' not found or not a directory", env->def->name,
+                       dir);
     }
     char path[1200];
     snprintf(path, sizeof path, "%s/sawyer_xyz/%s", dir, env->def->xml);
     if (stat(path, &st) != 0) {
-        err_set(err, err_sz, ERR_IO,
-                "%s: scene file '%s' not found; --assets must name a Meta-World asset "
-                "folder containing sawyer_xyz/", env->def->name, path);
-        return NULL;
+        return err_set(err, err_sz, ERR_IO,
+                       "%s: scene file '%s' not found; --assets must name a Meta-World "
+                       "asset folder containing sawyer_xyz/", env->def->name, path);
     }
-    return env_mujoco_load_xml(path, err, err_sz);
+    env->m = env_mujoco_load_xml(path, err, err_sz);
+    return env->m ? 0 : ERR_FORMAT;
 }
 
 // Looks up the robot names every task reads.
@@ -201,10 +204,10 @@ int env_create(EnvTask **out, const char *task, const EnvConfig *cfg, char *err,
     rng_init(&env->rng, cfg->seed);
 
     // scene, names, mocap weld
-    env->m = load_scene(env, err, err_sz);
-    if (!env->m) {
+    rc = load_scene(env, err, err_sz);
+    if (rc != 0) {
         env_destroy(env);
-        return ERR_IO;
+        return rc;
     }
     rc = bind_robot(env, err, err_sz);
     if (rc == 0) {

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "envs/tasks.h"
@@ -348,6 +349,30 @@ static void bad_inputs_give_clear_errors(void) {
     env_destroy(env);
 }
 
+// An asset folder whose scene file is not valid MJCF fails with MuJoCo's
+// parser message and the file's path.
+static void broken_scene_file_is_an_error(void) {
+    char dir[512], path[700];
+    check_tmpdir(dir, sizeof dir, "envs");
+    snprintf(path, sizeof path, "%s/sawyer_xyz", dir);
+    CHECK(mkdir(path, 0755) == 0);
+    snprintf(path, sizeof path, "%s/sawyer_xyz/sawyer_reach_v3.xml", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("<mujoco><worldbody><body name='hand'>\n", f);
+        fclose(f);
+    }
+    EnvConfig cfg;
+    env_config_defaults(&cfg);
+    snprintf(cfg.assets, sizeof cfg.assets, "%s", dir);
+    EnvTask *env = NULL;
+    CHECK(env_create(&env, "reach-v3", &cfg, err, sizeof err) == ERR_FORMAT);
+    CHECK_STR_CONTAINS(err, "sawyer_reach_v3.xml");
+    CHECK(env == NULL);
+    check_rmtree(dir);
+}
+
 static void built_in_scenes_missing_is_an_error(void) {
 #ifndef ENV_HAVE_SCENE_BUILTIN
     EnvTask *env = NULL;
@@ -543,6 +568,7 @@ int main(void) {
     RUN_TEST(zero_action_is_stable);
     RUN_TEST(same_seed_same_episode);
     RUN_TEST(bad_inputs_give_clear_errors);
+    RUN_TEST(broken_scene_file_is_an_error);
     RUN_TEST(built_in_scenes_missing_is_an_error);
     RUN_TEST(injected_nan_truncates_episode);
     RUN_TEST(reward_reach_values);
