@@ -8,12 +8,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "envs/scripted.h"
 #include "tests/check.h"
 
 #define MIN_SUCCESSES 45
 
 static char err[2048];
+
+// Log lines at warning level or above, such as MuJoCo warnings; a scripted
+// run must raise none.
+static int n_log_warnings = 0;
+
+static void count_warnings(LogLevel level, const char *line, void *ctx) {
+    (void)ctx;
+    if (level >= LOG_WARN) {
+        n_log_warnings++;
+        fprintf(stderr, "%s\n", line);
+    }
+}
 
 // Runs all 50 goals of one task; returns the number of successful episodes.
 static int successes(EnvTask *env, int task, int *first_sum) {
@@ -54,6 +67,7 @@ int main(int argc, char **argv) {
         snprintf(cfg.assets, sizeof cfg.assets, "%s", argv[1]);
     }
     cfg.seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
+    log_set_sink(count_warnings, NULL);
     check_current = "scripted_controllers_solve_tasks";
     for (int k = 0; k < ENV_N_TASKS; k++) {
         EnvTask *env = NULL;
@@ -69,5 +83,6 @@ int main(int argc, char **argv) {
                   n, MIN_SUCCESSES);
         env_destroy(env);
     }
+    CHECK_EQ_INT(0, n_log_warnings);
     return check_summary();
 }

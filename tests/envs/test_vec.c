@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "envs/scripted.h"
 #include "tests/check.h"
 
@@ -13,6 +14,21 @@
 #define N_ENVS 12
 #define N_STEPS 120
 #define MAX_STEPS 50
+
+// Log lines at warning level or above; none is expected in these tests.
+static int n_log_warnings = 0;
+
+static void count_warnings(LogLevel level, const char *line, void *ctx) {
+    (void)ctx;
+    if (level >= LOG_WARN) {
+        n_log_warnings++;
+        fprintf(stderr, "%s\n", line);
+    }
+}
+
+static void no_unexpected_warnings(void) {
+    CHECK_EQ_INT(0, n_log_warnings);
+}
 
 static const int tasks[N_ENVS] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 7};
 static char err[2048];
@@ -221,9 +237,11 @@ static void infos_and_dims(void) {
 }
 
 int main(void) {
+    log_set_sink(count_warnings, NULL);
     init_wiggle();
     RUN_TEST(threads_do_not_change_results);
     RUN_TEST(vec_errors_name_the_env);
     RUN_TEST(infos_and_dims);
+    RUN_TEST(no_unexpected_warnings);
     return check_summary();
 }
