@@ -39,12 +39,16 @@ static void dense_forward(const ConalModule *m, const float *w, const float *x, 
     nn_activation_forward(m->act, y, y, (size_t)rows * (size_t)n_out);
 }
 
-// dW += dz^T x and db += colsum(dz) over rows into one gradient slot.
+// dW = beta dW + dz^T x and db = beta db + colsum(dz) over rows into one
+// gradient slot; beta is 1 (add) or 0 (overwrite).
 static void dense_param_grad(int n_in, int n_out, const float *x, const float *dz, float *gw,
-                             int rows) {
+                             int rows, float beta) {
     float *gb = gw + (size_t)n_out * (size_t)n_in;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, rows, 1.0f, dz, n_out,
-                x, n_in, 1.0f, gw, n_in);
+                x, n_in, beta, gw, n_in);
+    if (beta == 0.0f) {
+        memset(gb, 0, (size_t)n_out * sizeof *gb);
+    }
     for (int r = 0; r < rows; r++) {
         const float *row = dz + (size_t)r * (size_t)n_out;
         for (int o = 0; o < n_out; o++) {
@@ -65,14 +69,15 @@ static void dense_backward(const ConalModule *m, const float *w, const float *x,
     // dz = dy * act'(.) from the cached output
     nn_activation_backward(m->act, y, dy, dy, (size_t)rows * (size_t)n_out);
 
-    // parameter gradients: one sgemm over all rows, or one per block
+    // parameter gradients: one sgemm over all rows (added), or one per block
+    // (overwritten, see block_grads_overwrite)
     if (gw && gw_stride == 0) {
-        dense_param_grad(n_in, n_out, x, dy, gw, rows);
+        dense_param_grad(n_in, n_out, x, dy, gw, rows, 1.0f);
     } else if (gw) {
         for (int i = 0; i < n_blocks; i++) {
             size_t row0 = (size_t)i * (size_t)block_rows;
             dense_param_grad(n_in, n_out, x + row0 * (size_t)n_in, dy + row0 * (size_t)n_out,
-                             gw + (size_t)i * gw_stride, block_rows);
+                             gw + (size_t)i * gw_stride, block_rows, 0.0f);
         }
     }
 
@@ -95,6 +100,7 @@ const ConalModuleOps conal_dense_ops = {
     .forward = dense_forward,
     .backward = dense_backward,
     .flops_forward = dense_flops_forward,
+    .block_grads_overwrite = 1,
 };
 
 ConalModule conal_dense_module(int n_in, int n_out, NnActivation act) {

@@ -41,6 +41,11 @@ typedef struct ConalModuleOps {
 
     // FLOPs of one forward over rows (2 per multiply-add).
     double (*flops_forward)(const ConalModule *m, int rows);
+
+    // 1 when backward with gw_stride != 0 overwrites each block's gradient
+    // instead of adding to it, so the caller need not zero the blocks first.
+    // 0 (the default) keeps the adding contract above.
+    int block_grads_overwrite;
 } ConalModuleOps;
 
 struct ConalModule {

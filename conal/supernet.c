@@ -57,7 +57,8 @@ struct ConalNetImpl {
     size_t dec_off[CONAL_MAX_TASKS];           // decoder parameters of task t
     size_t rest_off;                           // first float after the shared modules
     float *ones;                               // (K) for summing D's rows
-    float *gram;                               // (K x K)
+    float *gram;                               // (n_slots x K x K) Gram matrix per module
+    int gram_valid;                            // 1 when gram matches D of the last backward
     ConalWorkspace ws[2];                      // online, target
     float *mem;                                // owns every buffer above
 };
@@ -299,7 +300,7 @@ static int impl_alloc(ConalNet *net, int with_target, char *err, size_t err_sz) 
     for (int q = 1; q < im->P; q++) {
         n += K * net->shared_n[q - 1];
     }
-    n += K + K * K;
+    n += K + (size_t)CONAL_MAX_SLOTS * K * K;
     im->mem = calloc(n, sizeof(float));
     if (!im->mem) {
         return err_set(err, err_sz, ERR_NOMEM, "conal net: cannot allocate %zu floats of "
@@ -576,11 +577,9 @@ static void mixture_backward(ConalNet *net, ConalWorkspace *ws, const float *dy,
         const float *dO = ws->dO + (size_t)t * rows * d;
         double ga[CONAL_MAX_SLOTS + 1], mean = 0.0;
         for (int p = 1; p <= im->P; p++) {
+            // float products summed in double
             const float *h = branch_output(im, ws, t, p, B, 0);
-            double s = 0.0;
-            for (size_t i = 0; i < rows * d; i++) {
-                s += (double)dO[i] * (double)h[i];
-            }
+            double s = cblas_dsdot((int)(rows * d), dO, 1, h, 1);
             ga[p - 1] = s;
             mean += (double)a[p - 1] * s;
         }
@@ -627,6 +626,25 @@ static void specific_backward(ConalNet *net, ConalWorkspace *ws, int q, int B, i
     }
 }
 
+// One pass over D of shared module q, in column chunks that stay in cache:
+// the Gram matrix G = D D^T (upper triangle) and the summed gradient
+// g += 1^T D, which params.g always holds after a backward.
+static void gram_and_sum(ConalNet *net, int q) {
+    ConalNetImpl *im = net->impl;
+    const size_t chunk = 2048;   // K x 2048 floats: 80 KB for K = 10
+    size_t n = net->shared_n[q - 1];
+    const float *D = net->task_grads[q - 1];
+    float *g = net->params.g + net->shared_off[q - 1];
+    float *G = im->gram + (size_t)(q - 1) * (size_t)im->K * (size_t)im->K;
+    for (size_t c0 = 0; c0 < n; c0 += chunk) {
+        int len = (int)(n - c0 < chunk ? n - c0 : chunk);
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, im->K, len, 1.0f, D + c0, (int)n,
+                    c0 == 0 ? 0.0f : 1.0f, G, im->K);
+        cblas_sgemv(CblasRowMajor, CblasTrans, im->K, len, 1.0f, D + c0, (int)n, im->ones, 1,
+                    1.0f, g + c0, 1);
+    }
+}
+
 // Backward of shared module q into dS[q-1] (when need_dx) and its parameter
 // gradient: summed, or per task into D when per-task gradients are on.
 static void shared_backward(ConalNet *net, ConalWorkspace *ws, int q, int B, int flags,
@@ -665,10 +683,8 @@ static void shared_backward(ConalNet *net, ConalWorkspace *ws, int q, int B, int
         t0 = t1;
     }
 
-    // the summed gradient is always in params.g: g += 1^T D
     if (per_task) {
-        cblas_sgemv(CblasRowMajor, CblasTrans, im->K, (int)n, 1.0f, net->task_grads[q - 1],
-                    (int)n, im->ones, 1, 1.0f, net->params.g + net->shared_off[q - 1], 1);
+        gram_and_sum(net, q);
     }
 }
 
@@ -699,15 +715,20 @@ void conal_net_backward(ConalNet *net, const float *dy, float *dx, int B, int fl
         return;
     }
 
-    // per-task gradients are overwritten by this pass
+    // per-task gradients are overwritten by this pass; modules whose block
+    // gradients add need zeroed rows first
     int per_task = (flags & CONAL_GRAD_WEIGHTS) && net->conflict != CONAL_CONFLICT_OFF;
     for (int q = 1; per_task && q < im->P; q++) {
-        if (net->shared_n[q - 1]) {
-            memset(net->task_grads[q - 1], 0,
-                   (size_t)im->K * net->shared_n[q - 1] * sizeof(float));
+        size_t n = net->shared_n[q - 1];
+        int overwrite = net->spec.slots[q - 1].ops->block_grads_overwrite;
+        for (int t = 0; n && t < im->K; t++) {
+            if (!overwrite || !im->shared_used[q][t]) {
+                memset(net->task_grads[q - 1] + (size_t)t * n, 0, n * sizeof(float));
+            }
         }
     }
     net->task_grads_valid = per_task;
+    im->gram_valid = per_task;
 
     // slots from last to first: specific stacks, then the shared module
     mixture_scatter(net, ws, B);
@@ -729,13 +750,8 @@ void conal_net_zero_grad(ConalNet *net) {
     if (net->alpha.n) {
         memset(net->alpha.g, 0, net->alpha.n * sizeof(float));
     }
-    for (int q = 1; q < net->P; q++) {
-        if (net->task_grads[q - 1]) {
-            memset(net->task_grads[q - 1], 0,
-                   (size_t)net->spec.n_tasks * net->shared_n[q - 1] * sizeof(float));
-        }
-    }
     net->task_grads_valid = 0;
+    net->impl->gram_valid = 0;
 }
 
 // ---- conflict noticing and steps ----
@@ -770,11 +786,15 @@ static int measure_conflicts(ConalNet *net, ConalStepReport *rep) {
         if (n == 0) {
             continue;
         }
-        // G = D D^T, upper triangle, one ssyrk
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, im->K, (int)n, 1.0f,
-                    net->task_grads[q - 1], (int)n, 0.0f, im->gram, im->K);
+        // G = D D^T (upper triangle): from the backward, or one ssyrk when the
+        // caller wrote D itself
+        float *G = im->gram + (size_t)(q - 1) * (size_t)im->K * (size_t)im->K;
+        if (!im->gram_valid) {
+            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, im->K, (int)n, 1.0f,
+                        net->task_grads[q - 1], (int)n, 0.0f, G, im->K);
+        }
         int neg, pairs;
-        if (conal_conflict_scan(im->gram, im->K, &neg, &pairs) && first == im->P) {
+        if (conal_conflict_scan(G, im->K, &neg, &pairs) && first == im->P) {
             first = q;
         }
         rep->n_negative[q - 1] = neg;
@@ -852,6 +872,16 @@ void conal_net_alpha_step(ConalNet *net, const NnAdamConfig *adam) {
     net->step_alpha++;
     nn_adam_update(adam, net->step_alpha, net->alpha.w, net->alpha.g, net->alpha.m,
                    net->alpha.v, net->alpha.n);
+    memset(net->alpha.g, 0, net->alpha.n * sizeof(float));
+}
+
+const float *conal_net_gram(const ConalNet *net, int q) {
+    ASSERT(q >= 1 && q < net->P, "conal gram: slot %d not in [1, %d]", q, net->P - 1);
+    if (net->shared_n[q - 1] == 0) {
+        return NULL;
+    }
+    size_t K = (size_t)net->spec.n_tasks;
+    return net->impl->gram + (size_t)(q - 1) * K * K;
 }
 
 double conal_net_flops_forward(const ConalNet *net, int B) {

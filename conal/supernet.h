@@ -102,7 +102,8 @@ typedef struct ConalNet {
     // shared module of slot q (index q - 1); n = 0 when no task uses it
     size_t shared_off[CONAL_MAX_SLOTS];       // first float in params
     size_t shared_n[CONAL_MAX_SLOTS];         // floats
-    float *task_grads[CONAL_MAX_SLOTS];       // (K x shared_n) D of the last backward
+    float *task_grads[CONAL_MAX_SLOTS];       // (K x shared_n) D of the last backward;
+                                              // to write D directly, zero_grad first
     int task_grads_valid;                     // 1 when D holds the last backward's values
 
     // optimiser state: one Adam step count per shared module, one for the rest
@@ -145,7 +146,8 @@ const float *conal_net_forward(ConalNet *net, const float *x, int B, int use_tar
 // by the caller, by scaling task t's block of dy.
 void conal_net_backward(ConalNet *net, const float *dy, float *dx, int B, int flags);
 
-// Zeroes params.g, alpha.g and the per-task gradients.
+// Zeroes params.g and alpha.g and marks the per-task gradients stale (the
+// next backward that computes them overwrites them).
 void conal_net_zero_grad(ConalNet *net);
 
 // One Adam step on the weights from params.g. With conflict != OFF and
@@ -156,7 +158,7 @@ void conal_net_zero_grad(ConalNet *net);
 // grow. Everything else takes one step. Fills net->last.
 void conal_net_step(ConalNet *net, const NnAdamConfig *adam);
 
-// One Adam step on alpha from alpha.g (search only).
+// One Adam step on alpha from alpha.g, which it then zeroes (search only).
 void conal_net_alpha_step(ConalNet *net, const NnAdamConfig *adam);
 
 // softmax(alpha_t) (P floats); a derived network gives 1 at its branch point.
@@ -166,6 +168,11 @@ void conal_net_branch_weights(const ConalNet *net, int t, float *out);
 // negative cosines. gram is K x K (upper triangle read). Returns 1 when any
 // pair is negative.
 int conal_conflict_scan(const float *gram, int K, int *n_negative, int *n_pairs);
+
+// Gram matrix D D^T (K x K, upper triangle valid) of shared slot q (1-based)
+// from the last backward with per-task gradients or the last step; NULL when
+// the slot has no shared module.
+const float *conal_net_gram(const ConalNet *net, int q);
 
 // FLOPs of one forward over K blocks of B rows (2 per multiply-add).
 double conal_net_flops_forward(const ConalNet *net, int B);

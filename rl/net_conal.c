@@ -287,5 +287,4 @@ void rl_net_conal_arch_step(RlNet *net, const NnAdamConfig *adam) {
     ConalNet *cn = rl_net_conal(net);
     ASSERT(cn && !cn->spec.derived, "conal arch step: net is not a search supernet");
     conal_net_alpha_step(cn, adam);
-    memset(cn->alpha.g, 0, cn->alpha.n * sizeof(float));
 }

@@ -428,6 +428,66 @@ static void test_measure_and_no_conflict(void) {
     }
 }
 
+// The Gram matrices built during backward (in column chunks) give the same
+// conflict counts as inner products of D computed here in double.
+static void test_backward_gram_matches_d(void) {
+    ConalNetSpec spec = small_spec(CONAL_PURELY_SPECIFIC, NULL);
+    // slot 2 has 64 * 64 + 64 = 4160 parameters: more than one chunk of 2048
+    spec.slots[0] = conal_dense_module(IN_TEST, 64, NN_ACT_TANH);
+    spec.slots[1] = conal_dense_module(64, 64, NN_ACT_TANH);
+    spec.slots[2] = conal_dense_module(64, 5, NN_ACT_TANH);
+    ConalNet *net = make_net(&spec, 43, 0);
+    net->conflict = CONAL_CONFLICT_MEASURE;
+    RngState rng;
+    rng_init(&rng, 47);
+    float x[K_TEST * B_TEST * IN_TEST], c[K_TEST * B_TEST * OUT_TEST];
+    fill_normal(x, sizeof x / sizeof x[0], &rng, 1.0);
+    fill_normal(c, sizeof c / sizeof c[0], &rng, 1.0);
+    conal_net_zero_grad(net);
+    conal_net_forward(net, x, B_TEST, 0);
+    conal_net_backward(net, c, NULL, B_TEST, CONAL_GRAD_WEIGHTS);
+    NnAdamConfig adam = nn_adam_defaults();
+    double worst = 0.0;
+    for (int q = 0; q < 3; q++) {
+        size_t n = net->shared_n[q];
+        const float *d = net->task_grads[q];
+        const float *gram = conal_net_gram(net, q + 1);
+        for (int t = 0; t < K_TEST; t++) {
+            for (int u = t; u < K_TEST; u++) {
+                double dot = 0.0;
+                for (size_t i = 0; i < n; i++) {
+                    dot += (double)d[(size_t)t * n + i] * (double)d[(size_t)u * n + i];
+                }
+                double e = check_rel_err(dot, (double)gram[t * K_TEST + u]);
+                worst = e > worst ? e : worst;
+            }
+        }
+    }
+    CHECK_NEAR(0.0, worst, 1e-4);
+
+    // the step's conflict counts agree with the signs of the products
+    conal_net_step(net, &adam);
+    CHECK_EQ_INT(1, net->last.measured);
+    for (int q = 0; q < 3; q++) {
+        size_t n = net->shared_n[q];
+        const float *d = net->task_grads[q];
+        int neg = 0, pairs = 0;
+        for (int t = 0; t < K_TEST; t++) {
+            for (int u = t + 1; u < K_TEST; u++) {
+                double dot = 0.0;
+                for (size_t i = 0; i < n; i++) {
+                    dot += (double)d[(size_t)t * n + i] * (double)d[(size_t)u * n + i];
+                }
+                pairs++;
+                neg += dot < 0.0;
+            }
+        }
+        CHECK_EQ_INT(pairs, net->last.n_pairs[q]);
+        CHECK_EQ_INT(neg, net->last.n_negative[q]);
+    }
+    conal_net_destroy(net);
+}
+
 // A zero gradient has no direction: it conflicts with nothing.
 static void test_zero_gradient_no_conflict(void) {
     float gram[9] = {1.0f, -1.0f, 0.0f,
@@ -531,6 +591,7 @@ int main(void) {
     RUN_TEST(test_task_grads_match_single_task);
     RUN_TEST(test_notice_freezes_from_conflict);
     RUN_TEST(test_measure_and_no_conflict);
+    RUN_TEST(test_backward_gram_matches_d);
     RUN_TEST(test_zero_gradient_no_conflict);
     RUN_TEST(test_target_forward);
     RUN_TEST(test_search_is_deterministic);
