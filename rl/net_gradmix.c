@@ -18,7 +18,7 @@ typedef struct GradmixNet {
     const RlNetOps *base_ops;   // the dense network's table
     void *base_impl;            // the dense network's state, owned by it
     ConalGradMix gm;
-    int d_fresh;                // 1 when the last backward filled D
+    int d_fresh;                // 1 when a backward filled D since the last update
 } GradmixNet;
 
 // Points net->impl at the dense state for one call and returns the wrapper.
@@ -35,22 +35,22 @@ static const float *gradmix_forward(RlNet *net, const float *x, int B, RlNetWeig
     return y;
 }
 
-// Backward that fills D whenever its gradient may feed an update. A call
-// that writes dx is taken as a pass for input gradients only (SAC's actor
-// step backpropagates through the critics this way and discards their
-// parameter gradients), so it keeps the caller's want_task_grads and saves
-// the K per-task products. The caller's flag is restored afterwards.
+// Backward that fills D whenever its gradient may feed an update, that is
+// unless the caller set input_grad_only (SAC's actor step does so for the
+// critics, whose weight gradients it does not use). The caller's
+// want_task_grads is restored afterwards.
 static void gradmix_backward(RlNet *net, const float *dy, float *dx, int B) {
     GradmixNet *g = enter_base(net);
     int want = net->want_task_grads;
-    int split = want || dx == NULL;
-    net->want_task_grads = split;
+    net->want_task_grads = !net->input_grad_only;
     g->base_ops->backward(net, dy, dx, B);
     net->want_task_grads = want;
     net->impl = g;
 
-    // a backward without D leaves D stale for the next update
-    g->d_fresh = split;
+    // an input-gradient pass leaves params.g and D as they were
+    if (!net->input_grad_only) {
+        g->d_fresh = 1;
+    }
 }
 
 // Combines the shared layers' task gradients into params.g, then one Adam
@@ -60,9 +60,8 @@ static void gradmix_backward(RlNet *net, const float *dy, float *dx, int B) {
 // clip bounds the plain sum and not the combined gradient.
 static void gradmix_apply_update(RlNet *net, const NnAdamConfig *adam) {
     GradmixNet *g = net->impl;
-    ASSERT(g->d_fresh, "%s update: the last backward wrote dx and kept no per-task "
-           "gradients; run a backward without dx before the update",
-           rl_method_names[net->spec.method]);
+    ASSERT(g->d_fresh, "%s update: no backward filled the per-task gradients since the last "
+           "update", rl_method_names[net->spec.method]);
     g->d_fresh = 0;
     const float *d[RL_NET_MAX_SHARED];
     size_t n[RL_NET_MAX_SHARED];

@@ -5,8 +5,8 @@
 // shared layers with conal/gradmix instead of summing them. Layers that are
 // not shared keep their summed gradient, which for a per-task layer is that
 // task's own gradient. The network fills the per-task gradient blocks on
-// every backward without dx, whatever want_task_grads the caller set; a
-// backward with dx (input gradients only) fills them only when asked.
+// every backward, whatever want_task_grads the caller set, except one with
+// input_grad_only set, which touches neither params.g nor D.
 #ifndef RL_NET_GRADMIX_H
 #define RL_NET_GRADMIX_H
 
