@@ -4,10 +4,12 @@
 //
 // Dimension letters: K tasks, B rows per task block.
 #include <math.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/error.h"
 #include "conal/gradmix.h"
 #include "nn/checkpoint.h"
 #include "rl/config.h"
@@ -217,6 +219,38 @@ static void test_checkpoint_restores_orders(void) {
     check_rmtree(dir);
 }
 
+static jmp_buf fatal_jump;
+static char fatal_message[512];
+
+// Fatal handler that records the message and returns to the test.
+static _Noreturn void catch_fatal(const char *message) {
+    snprintf(fatal_message, sizeof fatal_message, "%s", message);
+    longjmp(fatal_jump, 1);
+}
+
+// An update after only an input-gradient pass has no per-task gradients to
+// combine, and stops with a message instead of using stale ones.
+static void test_update_without_task_grads_fails(void) {
+    RlNet *net = small_net(RL_METHOD_CAGRAD, 3);
+    float x[3 * B * (N_IN + 3)], dy[3 * B * N_OUT], dx[3 * B * (N_IN + 3)];
+    random_batch(net, 3, x, dy);
+    rl_net_forward(net, x, B, RL_NET_ONLINE);
+    net->input_grad_only = 1;
+    rl_net_backward(net, dy, dx, B);
+    net->input_grad_only = 0;
+
+    NnAdamConfig adam = nn_adam_defaults();
+    ErrFatalHandler old = err_set_fatal_handler(catch_fatal);
+    fatal_message[0] = '\0';
+    if (setjmp(fatal_jump) == 0) {
+        rl_net_update(net, &adam);
+    }
+    err_set_fatal_handler(old);
+    CHECK_STR_CONTAINS(fatal_message, "no backward filled the per-task gradients");
+    CHECK_EQ_INT(0, net->adam_step);
+    rl_net_destroy(net);
+}
+
 static void test_config_accepts_methods(void) {
     const char *names[2] = {"pcgrad", "cagrad"};
     for (int i = 0; i < 2; i++) {
@@ -236,6 +270,7 @@ int main(void) {
     RUN_TEST(test_pcgrad_update_matches);
     RUN_TEST(test_cagrad_update_matches);
     RUN_TEST(test_checkpoint_restores_orders);
+    RUN_TEST(test_update_without_task_grads_fails);
     RUN_TEST(test_config_accepts_methods);
     return check_summary();
 }
