@@ -628,10 +628,12 @@ static void specific_backward(ConalNet *net, ConalWorkspace *ws, int q, int B, i
 
 // One pass over D of shared module q, in column chunks that stay in cache:
 // the Gram matrix G = D D^T (upper triangle) and the summed gradient
-// g += 1^T D, which params.g always holds after a backward.
+// g += 1^T D, which params.g always contains after a backward.
 static void gram_and_sum(ConalNet *net, int q) {
     ConalNetImpl *im = net->impl;
-    const size_t chunk = 2048;   // K x 2048 floats: 80 KB for K = 10
+    // K x chunk floats of about 512 KB, to stay in a core's L2 cache
+    size_t chunk = (size_t)131072 / (size_t)im->K;
+    chunk = chunk < 256 ? 256 : chunk;
     size_t n = net->shared_n[q - 1];
     const float *D = net->task_grads[q - 1];
     float *g = net->params.g + net->shared_off[q - 1];
@@ -715,16 +717,14 @@ void conal_net_backward(ConalNet *net, const float *dy, float *dx, int B, int fl
         return;
     }
 
-    // per-task gradients are overwritten by this pass; modules whose block
-    // gradients add need zeroed rows first
+    // per-task gradients are overwritten by this pass. Modules whose block
+    // gradients add need zeroed rows first; rows of tasks that skip a shared
+    // module are never written and stay zero from allocation.
     int per_task = (flags & CONAL_GRAD_WEIGHTS) && net->conflict != CONAL_CONFLICT_OFF;
     for (int q = 1; per_task && q < im->P; q++) {
         size_t n = net->shared_n[q - 1];
-        int overwrite = net->spec.slots[q - 1].ops->block_grads_overwrite;
-        for (int t = 0; n && t < im->K; t++) {
-            if (!overwrite || !im->shared_used[q][t]) {
-                memset(net->task_grads[q - 1] + (size_t)t * n, 0, n * sizeof(float));
-            }
+        if (n && !net->spec.slots[q - 1].ops->block_grads_overwrite) {
+            memset(net->task_grads[q - 1], 0, (size_t)im->K * n * sizeof(float));
         }
     }
     net->task_grads_valid = per_task;

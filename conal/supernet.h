@@ -31,7 +31,8 @@
 // moments and the target copy share the layout. Workspaces are sized at
 // create time; forward, backward and step never allocate.
 //
-// This module knows nothing of SAC or of any environment.
+// This module does not include rl/ or envs/: it has no notion of SAC or of
+// environments.
 #ifndef CONAL_SUPERNET_H
 #define CONAL_SUPERNET_H
 
@@ -103,8 +104,9 @@ typedef struct ConalNet {
     size_t shared_off[CONAL_MAX_SLOTS];       // first float in params
     size_t shared_n[CONAL_MAX_SLOTS];         // floats
     float *task_grads[CONAL_MAX_SLOTS];       // (K x shared_n) D of the last backward;
-                                              // to write D directly, zero_grad first
-    int task_grads_valid;                     // 1 when D holds the last backward's values
+                                              // rows of tasks that skip the module stay
+                                              // zero. To write D, zero_grad first.
+    int task_grads_valid;                     // 1 when D contains the last backward's values
 
     // optimiser state: one Adam step count per shared module, one for the rest
     long step_shared[CONAL_MAX_SLOTS];

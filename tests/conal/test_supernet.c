@@ -271,7 +271,7 @@ static void test_derived_all_shared_reference(void) {
     conal_net_destroy(net);
 }
 
-// Row t of D equals the shared gradient of a backward that sees only task t.
+// Row t of D equals the shared gradient of a backward with only task t's dy.
 static void test_task_grads_match_single_task(void) {
     ConalNetSpec spec = small_spec(CONAL_PURELY_SPECIFIC, NULL);
     ConalNet *net = make_net(&spec, 9, 0);
@@ -347,6 +347,38 @@ static void set_task_grads(ConalNet *net, int q, const float *sign, RngState *rn
         }
     }
     free(v);
+}
+
+// In a derived network, D rows of tasks that skip a shared module stay zero.
+static void test_derived_unused_rows_zero(void) {
+    const int branch[K_TEST] = {4, 2, 1};
+    ConalNetSpec spec = small_spec(CONAL_PURELY_SPECIFIC, branch);
+    ConalNet *net = make_net(&spec, 53, 0);
+    net->conflict = CONAL_CONFLICT_MEASURE;
+    RngState rng;
+    rng_init(&rng, 59);
+    float x[K_TEST * B_TEST * IN_TEST], c[K_TEST * B_TEST * OUT_TEST];
+    for (int it = 0; it < 2; it++) {
+        fill_normal(x, sizeof x / sizeof x[0], &rng, 1.0);
+        fill_normal(c, sizeof c / sizeof c[0], &rng, 1.0);
+        conal_net_zero_grad(net);
+        conal_net_forward(net, x, B_TEST, 0);
+        conal_net_backward(net, c, NULL, B_TEST, CONAL_GRAD_WEIGHTS);
+    }
+    for (int q = 1; q <= 3; q++) {
+        size_t n = net->shared_n[q - 1];
+        for (int t = 0; t < K_TEST; t++) {
+            double norm = 0.0;
+            for (size_t i = 0; i < n; i++) {
+                double v = (double)net->task_grads[q - 1][(size_t)t * n + i];
+                norm += v * v;
+            }
+            int uses = branch[t] > q;
+            CHECK_MSG(uses ? norm > 0.0 : norm == 0.0, "slot %d task %d: |D row|^2 = %g", q,
+                      t, norm);
+        }
+    }
+    conal_net_destroy(net);
 }
 
 // Conflict at slot c freezes exactly slots c..P-1, moments and counts kept.
@@ -589,6 +621,7 @@ int main(void) {
     RUN_TEST(test_one_hot_middle_branch);
     RUN_TEST(test_derived_all_shared_reference);
     RUN_TEST(test_task_grads_match_single_task);
+    RUN_TEST(test_derived_unused_rows_zero);
     RUN_TEST(test_notice_freezes_from_conflict);
     RUN_TEST(test_measure_and_no_conflict);
     RUN_TEST(test_backward_gram_matches_d);
