@@ -88,7 +88,7 @@ static int load_config(CompareRun *run, char *err, size_t err_sz) {
     format_widths(json_path(root, "agent.actor.hidden"), actor, sizeof actor);
     format_widths(json_path(root, "agent.critic.hidden"), critic, sizeof critic);
     snprintf(run->widths, sizeof run->widths, "actor %s critic %s", actor, critic);
-    cJSON_Delete(root);
+    run->config = root;
     return 0;
 }
 
@@ -317,6 +317,8 @@ int compare_run_load(CompareRun *run, const char *dir, char *err, size_t err_sz)
 }
 
 void compare_run_deinit(CompareRun *run) {
+    cJSON_Delete(run->config);
+    run->config = NULL;
     free(run->eval_steps);
     free(run->success);
     free(run->mean_success);
@@ -373,6 +375,76 @@ static void check_duplicate(CompareSet *set, int i) {
             memcpy(run->flag, why, sizeof why);
             run->excluded = 1;
         }
+    }
+}
+
+// Config keys that may differ between seeds of one method: the seed, and
+// intervals that change what is logged or saved but not what is trained.
+static const char *const seed_free_keys[] = {
+    "seed", "train.log_interval", "train.checkpoint_interval", NULL,
+};
+
+static int is_seed_free(const char *path) {
+    for (int i = 0; seed_free_keys[i]; i++) {
+        if (strcmp(path, seed_free_keys[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+// Finds the first key path where two config objects differ, ignoring the
+// seed-free keys. Returns 1 and writes the path into out when they differ.
+static int config_diff(const cJSON *a, const cJSON *b, const char *prefix, char *out,
+                       size_t out_sz) {
+    char path[256];
+    const cJSON *item;
+    cJSON_ArrayForEach(item, a) {
+        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", item->string);
+        if (is_seed_free(path)) {
+            continue;
+        }
+        const cJSON *other = cJSON_GetObjectItemCaseSensitive(b, item->string);
+        if (!other) {
+            snprintf(out, out_sz, "%s (missing in one run)", path);
+            return 1;
+        }
+        if (cJSON_IsObject(item) && cJSON_IsObject(other)) {
+            if (config_diff(item, other, path, out, out_sz)) {
+                return 1;
+            }
+        } else if (!cJSON_Compare(item, other, 1)) {
+            snprintf(out, out_sz, "%s", path);
+            return 1;
+        }
+    }
+
+    // keys only b has
+    cJSON_ArrayForEach(item, b) {
+        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", item->string);
+        if (!is_seed_free(path) && !cJSON_GetObjectItemCaseSensitive(a, item->string)) {
+            snprintf(out, out_sz, "%s (missing in one run)", path);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+// Excludes run i when its config differs from the first run of its method
+// in a key other than the seed-free ones: such runs are not seeds of one
+// experiment.
+static void check_same_config(CompareSet *set, int i, const CompareGroup *grp) {
+    CompareRun *run = &set->runs[i];
+    if (grp->n_runs == 0) {
+        return;
+    }
+    const CompareRun *first = &set->runs[grp->runs[0]];
+    char key[300];
+    if (config_diff(first->config, run->config, "", key, sizeof key)) {
+        char why[sizeof run->flag];
+        snprintf(why, sizeof why, "excluded, config differs from %s at %s", first->dir, key);
+        memcpy(run->flag, why, sizeof why);
+        run->excluded = 1;
     }
 }
 
@@ -575,6 +647,10 @@ int compare_set_build(CompareSet *set, const char *const *dirs, int n_dirs,
             return err_set(err, err_sz, ERR_ARG, "more than %d methods", COMPARE_MAX_GROUPS);
         }
         CompareGroup *grp = &set->groups[g];
+        check_same_config(set, i, grp);
+        if (run->excluded) {
+            continue;
+        }
         grp->runs[grp->n_runs++] = i;
     }
 

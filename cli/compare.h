@@ -14,15 +14,20 @@
 // the standard deviation over seeds at the same step. The value at the last
 // evaluation step is reported beside it.
 //
-// Runs that cannot be compared are flagged, never mixed in silently: a run
+// Runs that cannot be compared are flagged, never mixed in silently. A run
 // whose protocol (episode length, steps, batch size, widths, task set)
-// differs from the reference run is excluded with its reason, and a run that
-// stopped early is included but marked incomplete; its group then uses only
-// the evaluation steps all its seeds reached.
+// differs from the reference run is excluded with its reason. So is a run
+// whose config differs from the first run of its method in any key but the
+// seed, train.log_interval and train.checkpoint_interval, because it is not
+// another seed of the same experiment. A run that stopped early is included
+// but marked incomplete, and its group then uses only the evaluation steps
+// all its seeds reached.
 #ifndef CLI_COMPARE_H
 #define CLI_COMPARE_H
 
 #include <stdio.h>
+
+#include <cjson/cJSON.h>
 
 #define COMPARE_MAX_TASKS 16
 #define COMPARE_MAX_RUNS 256
@@ -31,6 +36,7 @@
 
 typedef struct CompareRun {
     char dir[1024];
+    cJSON *config;                       // config.json, owned
     char method[COMPARE_NAME_LEN];       // agent.method
     long long seed;
     int episode_length;

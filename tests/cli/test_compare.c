@@ -390,6 +390,39 @@ static void test_duplicate_run_excluded(void) {
     free(set);
 }
 
+// A run of the same method with another learning rate is not a seed of the
+// same experiment; a different log interval does not matter.
+static void test_different_config_excluded(void) {
+    char dirs[3][1024], err[1024] = "";
+    fixture_write(&base_runs[0], dirs[0], sizeof dirs[0]);
+    Fixture other_lr = base_runs[1];
+    other_lr.name = "other_lr";
+    fixture_write(&other_lr, dirs[1], sizeof dirs[1]);
+    write_file(dirs[1], "config.json",
+               "{\"seed\": 2, \"env\": {\"episode_length\": 150},\n"
+               " \"agent\": {\"method\": \"mtsac\", \"actor\": {\"hidden\": [400, 400, 400]},\n"
+               "           \"critic\": {\"hidden\": [400, 400, 400]}, \"critic_lr\": 0.001},\n"
+               " \"train\": {\"steps\": 3000, \"batch_size\": 128}}\n");
+    Fixture other_log = base_runs[2];
+    other_log.name = "other_log";
+    fixture_write(&other_log, dirs[2], sizeof dirs[2]);
+    write_file(dirs[2], "config.json",
+               "{\"seed\": 3, \"env\": {\"episode_length\": 150},\n"
+               " \"agent\": {\"method\": \"mtsac\", \"actor\": {\"hidden\": [400, 400, 400]},\n"
+               "           \"critic\": {\"hidden\": [400, 400, 400]}},\n"
+               " \"train\": {\"steps\": 3000, \"batch_size\": 128, \"log_interval\": 7}}\n");
+
+    CompareSet *set = calloc(1, sizeof *set);
+    CHECK_EQ_INT(0, build(set, dirs, 3, NULL, err, sizeof err));
+    CHECK_EQ_INT(1, set->runs[1].excluded);
+    CHECK_STR_CONTAINS(set->runs[1].flag, "config differs");
+    CHECK_STR_CONTAINS(set->runs[1].flag, "agent.critic_lr");
+    CHECK_EQ_INT(0, set->runs[2].excluded);
+    CHECK_EQ_INT(2, set->groups[0].n_runs);
+    compare_set_deinit(set);
+    free(set);
+}
+
 static void test_bad_eval_line_rejected(void) {
     char dir[1024], err[1024] = "";
     fixture_write(&base_runs[0], dir, sizeof dir);
@@ -624,6 +657,7 @@ int main(void) {
     RUN_TEST(test_mismatched_runs_excluded);
     RUN_TEST(test_incomplete_run_marked);
     RUN_TEST(test_duplicate_run_excluded);
+    RUN_TEST(test_different_config_excluded);
     RUN_TEST(test_bad_eval_line_rejected);
     RUN_TEST(test_truncated_last_line_ignored);
     RUN_TEST(test_speed_from_metrics);
