@@ -1,8 +1,9 @@
 // `conal conflicts RUN_DIR...`: conflict ratios of several runs side by side.
 //
-// Every run logs, per metrics.jsonl record, "conflict_ratio": {"actor": [..],
-// "q1": [..]}: per shared layer, the share of task pairs whose gradients have
-// a negative cosine. This command prints one table per network: a row per
+// Every run logs, per metrics.jsonl record, "conflict_ratio": {"actor": {..},
+// "q1": {..}}: per shared layer, keyed by layer name ("hidden0", ...), the
+// share of task pairs whose gradients have a negative cosine. Runs written
+// before the names were added log arrays in layer order; both are read. This command prints one table per network: a row per
 // sampled training step, a column per run and shared layer, and the mean over
 // all records at the bottom.
 #include <cjson/cJSON.h>
@@ -22,20 +23,30 @@ typedef struct ConflictRun {
     int n;                       // records
     long long *step;             // (n)
     int n_layers[2];             // per network: actor, q1
+    char names[2][MAX_LAYERS][24];   // layer names of the first record, or "1", "2", ...
     double *ratio[2];            // (n x MAX_LAYERS) per network; -1 when absent
 } ConflictRun;
 
 static const char *const nets[2] = {"actor", "q1"};
 
-// Stores one record's ratios for network k at row i.
-static void store_ratios(ConflictRun *r, int k, int i, const cJSON *arr) {
-    int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+// Stores one record's ratios for network k at row i, from an object keyed
+// by layer name or an array in layer order.
+static void store_ratios(ConflictRun *r, int k, int i, const cJSON *layers) {
+    int n = cJSON_IsArray(layers) || cJSON_IsObject(layers) ? cJSON_GetArraySize(layers) : 0;
     n = n > MAX_LAYERS ? MAX_LAYERS : n;
+    for (int s = r->n_layers[k]; s < n; s++) {
+        const cJSON *item = cJSON_GetArrayItem(layers, s);
+        if (item->string) {
+            snprintf(r->names[k][s], sizeof r->names[k][s], "%s", item->string);
+        } else {
+            snprintf(r->names[k][s], sizeof r->names[k][s], "%d", s + 1);
+        }
+    }
     if (n > r->n_layers[k]) {
         r->n_layers[k] = n;
     }
     for (int s = 0; s < MAX_LAYERS; s++) {
-        const cJSON *v = s < n ? cJSON_GetArrayItem(arr, s) : NULL;
+        const cJSON *v = s < n ? cJSON_GetArrayItem(layers, s) : NULL;
         r->ratio[k][(size_t)i * MAX_LAYERS + (size_t)s] = cJSON_IsNumber(v) ? v->valuedouble
                                                                             : -1.0;
     }
@@ -116,7 +127,15 @@ static void print_table(const ConflictRun *runs, int n_runs, int k, int n_rows) 
         max_step = runs[j].step[runs[j].n - 1] > max_step ? runs[j].step[runs[j].n - 1]
                                                           : max_step;
     }
-    printf("%s: conflict ratio per shared layer (R<run>.<layer>)\n%10s", nets[k], "step");
+    printf("%s: conflict ratio per shared layer (column R<run>.<layer>)\n", nets[k]);
+    for (int j = 0; j < n_runs; j++) {
+        printf("  R%d layers:", j + 1);
+        for (int s = 0; s < runs[j].n_layers[k]; s++) {
+            printf(" %d=%s", s + 1, runs[j].names[k][s]);
+        }
+        printf("\n");
+    }
+    printf("%10s", "step");
     for (int j = 0; j < n_runs; j++) {
         for (int s = 0; s < runs[j].n_layers[k]; s++) {
             printf("  R%d.%d", j + 1, s + 1);

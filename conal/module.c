@@ -70,7 +70,7 @@ static void dense_backward(const ConalModule *m, const float *w, const float *x,
     nn_activation_backward(m->act, y, dy, dy, (size_t)rows * (size_t)n_out);
 
     // parameter gradients: one sgemm over all rows (added), or one per block
-    // (overwritten, see block_grads_overwrite)
+    // (overwritten, see conal_dense_ops in module.h)
     if (gw && gw_stride == 0) {
         dense_param_grad(n_in, n_out, x, dy, gw, rows, 1.0f);
     } else if (gw) {
@@ -100,7 +100,6 @@ const ConalModuleOps conal_dense_ops = {
     .forward = dense_forward,
     .backward = dense_backward,
     .flops_forward = dense_flops_forward,
-    .block_grads_overwrite = 1,
 };
 
 ConalModule conal_dense_module(int n_in, int n_out, NnActivation act) {

@@ -1,9 +1,9 @@
 // Module slots of a CoNAL supernet: one small interface for every layer type.
 //
-// A supernet chains P - 1 module slots. Every copy of a slot (the shared
-// module, each task's purely-specific module, each branch of a
-// partially-specific chain) has the same shape and runs through the same
-// ConalModuleOps, so a dense layer and a conv block plug in the same way.
+// A supernet chains P - 1 module slots. Every copy of a slot has the same
+// shape and runs through the same ConalModuleOps: the shared module, each
+// task's purely-specific module, and each branch of a partially-specific
+// chain. So a dense layer and a conv block plug in the same way.
 // A module sees rows of n_in floats and produces rows of n_out floats; a conv
 // block flattens its C x H x W map into one row. Parameters live in the
 // caller's contiguous block at an offset: the module owns no memory.
@@ -41,11 +41,6 @@ typedef struct ConalModuleOps {
 
     // FLOPs of one forward over rows (2 per multiply-add).
     double (*flops_forward)(const ConalModule *m, int rows);
-
-    // 1 when backward with gw_stride != 0 overwrites each block's gradient
-    // instead of adding to it, so the caller need not zero the blocks first.
-    // 0 (the default) keeps the adding contract above.
-    int block_grads_overwrite;
 } ConalModuleOps;
 
 struct ConalModule {
@@ -57,7 +52,9 @@ struct ConalModule {
 };
 
 // Dense layer plus activation: y = act(x W^T + b) with W stored (O x I) as
-// nn/linear.h does, initialised like torch.nn.Linear.
+// nn/linear.h does, initialised like torch.nn.Linear. Unlike the general
+// contract, its backward overwrites per-block gradients (gw_stride != 0)
+// instead of adding to them, so the supernet skips zeroing D for it.
 extern const ConalModuleOps conal_dense_ops;
 
 // A dense module description (asserts positive sizes).

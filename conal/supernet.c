@@ -717,13 +717,14 @@ void conal_net_backward(ConalNet *net, const float *dy, float *dx, int B, int fl
         return;
     }
 
-    // per-task gradients are overwritten by this pass. Modules whose block
-    // gradients add need zeroed rows first; rows of tasks that skip a shared
-    // module are never written and stay zero from allocation.
+    // per-task gradients are overwritten by this pass. Dense modules overwrite
+    // their block gradients; other modules add, so their rows are zeroed
+    // first. Rows of tasks that skip a shared module are never written and
+    // stay zero from allocation.
     int per_task = (flags & CONAL_GRAD_WEIGHTS) && net->conflict != CONAL_CONFLICT_OFF;
     for (int q = 1; per_task && q < im->P; q++) {
         size_t n = net->shared_n[q - 1];
-        if (n && !net->spec.slots[q - 1].ops->block_grads_overwrite) {
+        if (n && net->spec.slots[q - 1].ops != &conal_dense_ops) {
             memset(net->task_grads[q - 1], 0, (size_t)im->K * n * sizeof(float));
         }
     }

@@ -48,15 +48,15 @@ static const float *conal_rl_forward(RlNet *net, const float *x, int B, RlNetWei
     return conal_net_forward(c->net, x, B, which == RL_NET_TARGET);
 }
 
-// A backward without dx feeds an update: it weighs each task's block of dy
-// (retrain) and fills D when conflict noticing, gradient surgery or the
-// caller needs it. A backward with dx computes input gradients only, as SAC
-// discards the critics' parameter gradients of its actor step.
+// A backward with input_grad_only set writes dx and nothing else (SAC's
+// actor step through the critics). Any other backward feeds an update: it
+// weighs each task's block of dy (retrain) and fills D when conflict
+// noticing, gradient surgery or the caller needs it.
 static void conal_rl_backward(RlNet *net, const float *dy, float *dx, int B) {
     ConalRlNet *c = net->impl;
     ConalNet *cn = c->net;
     int K = net->spec.n_tasks, O = net->spec.n_out;
-    if (dx) {
+    if (net->input_grad_only) {
         conal_net_backward(cn, dy, dx, B, 0);
         return;
     }
@@ -80,7 +80,7 @@ static void conal_rl_backward(RlNet *net, const float *dy, float *dx, int B) {
         }
         g = c->dy_scaled;
     }
-    conal_net_backward(cn, g, NULL, B, CONAL_GRAD_WEIGHTS);
+    conal_net_backward(cn, g, dx, B, CONAL_GRAD_WEIGHTS);
     c->d_fresh = cn->task_grads_valid;
 }
 

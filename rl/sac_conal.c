@@ -75,8 +75,10 @@ static void actor_arch_grad(RlSac *s, const RlBatch *val) {
     }
 
     // d loss / d action through both critics (input gradients only)
+    s->q1->input_grad_only = s->q2->input_grad_only = 1;
     rl_net_backward(s->q1, s->dq1, s->dx1, B);
     rl_net_backward(s->q2, s->dq2, s->dx2, B);
+    s->q1->input_grad_only = s->q2->input_grad_only = 0;
     int width = s->q1->n_in_total;
     for (size_t r = 0; r < rows; r++) {
         for (int j = 0; j < A; j++) {
