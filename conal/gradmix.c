@@ -334,14 +334,8 @@ void conal_gradmix_init(ConalGradMix *gm, ConalGradMixMethod method,
     rng_init(&gm->rng, seed);
 }
 
-void conal_gradmix_apply(ConalGradMix *gm, int K, int n_seg, const float *const *d,
-                         const size_t *n, float *const *out, double *c_out) {
-    check_tasks("conal_gradmix_apply", K);
-    ASSERT(n_seg >= 0, "conal_gradmix_apply: n_seg = %d", n_seg);
-
-    // one weight vector for all segments, from the summed Gram matrix
-    double c[CONAL_GRADMIX_MAX_TASKS];
-    double G[CONAL_GRADMIX_MAX_TASKS * CONAL_GRADMIX_MAX_TASKS];
+void conal_gradmix_weights(ConalGradMix *gm, int K, const double *G, double *c) {
+    check_tasks("conal_gradmix_weights", K);
     int orders[CONAL_GRADMIX_MAX_TASKS * (CONAL_GRADMIX_MAX_TASKS - 1)];
     switch (gm->method) {
     case CONAL_GRADMIX_SUM:
@@ -350,21 +344,33 @@ void conal_gradmix_apply(ConalGradMix *gm, int K, int n_seg, const float *const 
         }
         break;
     case CONAL_GRADMIX_PCGRAD:
+        conal_pcgrad_orders_sample(&gm->rng, K, orders);
+        conal_pcgrad_solve(G, K, orders, c);
+        break;
     case CONAL_GRADMIX_CAGRAD:
-        memset(G, 0, sizeof(double) * (size_t)(K * K));
+        conal_cagrad_solve(G, K, &gm->cagrad, c, NULL);
+        break;
+    default:
+        ASSERT(0, "conal_gradmix_weights: unknown method %d", (int)gm->method);
+    }
+}
+
+void conal_gradmix_apply(ConalGradMix *gm, int K, int n_seg, const float *const *d,
+                         const size_t *n, float *const *out, double *c_out) {
+    check_tasks("conal_gradmix_apply", K);
+    ASSERT(n_seg >= 0, "conal_gradmix_apply: n_seg = %d", n_seg);
+
+    // one weight vector for all segments, from the summed Gram matrix (the
+    // plain sum needs none)
+    double c[CONAL_GRADMIX_MAX_TASKS];
+    double G[CONAL_GRADMIX_MAX_TASKS * CONAL_GRADMIX_MAX_TASKS];
+    memset(G, 0, sizeof(double) * (size_t)(K * K));
+    if (gm->method != CONAL_GRADMIX_SUM) {
         for (int s = 0; s < n_seg; s++) {
             conal_gram_accumulate(d[s], K, n[s], n[s], G);
         }
-        if (gm->method == CONAL_GRADMIX_PCGRAD) {
-            conal_pcgrad_orders_sample(&gm->rng, K, orders);
-            conal_pcgrad_solve(G, K, orders, c);
-        } else {
-            conal_cagrad_solve(G, K, &gm->cagrad, c, NULL);
-        }
-        break;
-    default:
-        ASSERT(0, "conal_gradmix_apply: unknown method %d", (int)gm->method);
     }
+    conal_gradmix_weights(gm, K, G, c);
 
     for (int s = 0; s < n_seg; s++) {
         conal_gradmix_combine(c, d[s], K, n[s], n[s], out[s]);

@@ -112,6 +112,13 @@ typedef struct ConalGradMix {
 void conal_gradmix_init(ConalGradMix *gm, ConalGradMixMethod method,
                         const ConalCagradConfig *cagrad, uint64_t seed);
 
+// Combination weights c (K) of gm's method from the Gram matrix G (K x K)
+// summed over all shared segments: all ones for CONAL_GRADMIX_SUM, PCGrad
+// with fresh orders from gm->rng, or CAGrad. For callers that already hold
+// G, e.g. from a pass over D fused into the backward; the combined gradient
+// of each segment is then conal_gradmix_combine(c, D, ...).
+void conal_gradmix_weights(ConalGradMix *gm, int K, const double *G, double *c);
+
 // Combines per-task gradients over n_seg shared segments. Segment s is
 // d[s] (K x n[s], rows contiguous); its combined gradient is written to
 // out[s] (n[s]), which must not overlap d[s]. All segments share one weight

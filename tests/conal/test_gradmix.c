@@ -673,6 +673,31 @@ static void test_apply_deterministic(void) {
     CHECK(changed);
 }
 
+// Weights from a caller's Gram matrix plus combine give what apply gives.
+static void test_weights_match_apply(void) {
+    RngState rng;
+    rng_init(&rng, 44);
+    enum { K = 5, N = 60 };
+    float D[K * N];
+    fill_conflicting(&rng, K, N, D);
+    const float *d[1] = {D};
+    size_t n[1] = {N};
+    for (int m = CONAL_GRADMIX_SUM; m <= CONAL_GRADMIX_CAGRAD; m++) {
+        ConalGradMix a, b;
+        conal_gradmix_init(&a, (ConalGradMixMethod)m, NULL, 9);
+        conal_gradmix_init(&b, (ConalGradMixMethod)m, NULL, 9);
+        float out_a[N], out_b[N];
+        float *oa[1] = {out_a};
+        double c_a[K], c_b[K], G[K * K] = {0};
+        conal_gradmix_apply(&a, K, 1, d, n, oa, c_a);
+        conal_gram_accumulate(D, K, N, N, G);
+        conal_gradmix_weights(&b, K, G, c_b);
+        conal_gradmix_combine(c_b, D, K, N, N, out_b);
+        CHECK_EQ_INT(0, memcmp(c_a, c_b, sizeof c_a));
+        CHECK_EQ_INT(0, memcmp(out_a, out_b, sizeof out_a));
+    }
+}
+
 // The hook form gives the same combined gradient as conal_gradmix_apply.
 static void test_hook_matches_apply(void) {
     RngState rng;
@@ -717,6 +742,7 @@ int main(void) {
     RUN_TEST(test_cagrad_zero_gradients_finite);
     RUN_TEST(test_apply_segments_match_block);
     RUN_TEST(test_apply_deterministic);
+    RUN_TEST(test_weights_match_apply);
     RUN_TEST(test_hook_matches_apply);
     RUN_TEST(test_method_names);
     return check_summary();
