@@ -32,9 +32,9 @@ int viz_locate_run(const char *arg, char *cfg_path, char *ckpt_path, size_t path
 }
 
 // Training step stored by the trainer, or -1 when the checkpoint has none.
-// NOTE: reads the first two int64 fields (format 1, step) of the trainer's
-// "trainer.counters" section, whose struct is private to rl/train.c; another
-// format gives -1, so the overlay shows "unknown" instead of a wrong step.
+// NOTE: reads the first two int64 fields (format 1, then step) of the
+// trainer's "trainer.counters" section. Its struct is private to rl/train.c,
+// so another format gives -1 and the overlay shows an unknown step.
 static long long read_train_step(const NnCkpt *ck) {
     const NnCkptSection *s = nn_ckpt_find(ck, "trainer.counters");
     int64_t head[2];

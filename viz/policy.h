@@ -2,9 +2,9 @@
 //
 // Built on the public rl/ API only (rl_config_load, rl_sac_create,
 // rl_sac_load). Actions follow rl_evaluate exactly, so a rollout in the
-// viewer has the rewards `conal eval` reports for the same goal: the actor
-// sees K = ENV_N_TASKS task blocks of one row, rows of tasks not playing are
-// zero, and the action is the deterministic mean tanh(mean). The random
+// viewer has the rewards `conal eval` reports for the same goal. The actor's
+// input is K = ENV_N_TASKS task blocks of one row, rows of tasks not playing
+// are zero, and the action is the deterministic mean tanh(mean). The random
 // policy draws from one stream seeded with the run's seed, in the same order
 // as rl_evaluate. This module does not step envs and does not draw.
 #ifndef VIZ_POLICY_H

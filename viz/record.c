@@ -42,6 +42,7 @@ static int start_ffmpeg(VizRecorder *rec, char *err, size_t err_sz) {
     if (pipe(fds) != 0) {
         return err_set(err, err_sz, ERR_IO, "pipe to ffmpeg failed: %s", strerror(errno));
     }
+
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
@@ -49,7 +50,7 @@ static int start_ffmpeg(VizRecorder *rec, char *err, size_t err_sz) {
         return err_set(err, err_sz, ERR_IO, "fork for ffmpeg failed: %s", strerror(errno));
     }
     if (pid == 0) {
-        // child: stdin is the pipe; yuv420p needs even sizes, hence the pad
+        // child: stdin is the pipe. yuv420p needs even sizes, hence the pad.
         dup2(fds[0], STDIN_FILENO);
         close(fds[0]);
         close(fds[1]);
@@ -60,6 +61,8 @@ static int start_ffmpeg(VizRecorder *rec, char *err, size_t err_sz) {
         fprintf(stderr, "conal view: cannot run ffmpeg: %s\n", strerror(errno));
         _exit(127);
     }
+
+    // parent: keeps the write end
     close(fds[0]);
     rec->pipe = fdopen(fds[1], "wb");
     rec->pid = pid;

@@ -2,8 +2,8 @@
 //
 // Frames are packed RGB, 8 bits per channel, top row first. The MP4 path
 // starts `ffmpeg` (found on PATH) and writes raw frames to its standard
-// input; it encodes H.264 in yuv420p, padding odd sizes by one pixel. The
-// PNG path writes OUT/000000.png, OUT/000001.png ... with libpng.
+// input. ffmpeg encodes H.264 in yuv420p and pads odd sizes by one pixel.
+// The PNG path writes OUT/000000.png, OUT/000001.png ... with libpng.
 #ifndef VIZ_RECORD_H
 #define VIZ_RECORD_H
 

@@ -11,8 +11,9 @@
 #define VIZ_MAX_GEOM 2000
 
 // Points the free camera at the table at an angle from the robot's side, so
-// arm, object and goal are all in view (the robot stands at the origin and
-// reaches over the table towards +y; objects and goals lie near y = 0.6).
+// arm, object and goal are all in view. The robot's base is at the origin,
+// the arm reaches over the table towards +y, and objects and goals lie near
+// y = 0.6.
 static void default_camera(VizScene *s) {
     mjv_defaultCamera(&s->camera);
     s->camera.type = mjCAMERA_FREE;

@@ -2,7 +2,7 @@
 //
 // A VizScene owns the abstract scene, camera, visual options and the
 // rendering context of one mjModel. Each model needs its own mjrContext,
-// because the context holds that model's meshes and textures on the GPU;
+// because the context contains that model's meshes and textures on the GPU;
 // all contexts live in the one OpenGL context of the viewer's window, which
 // must be current when any function here runs. This module opens no window
 // and reads no input.

@@ -1,7 +1,7 @@
 // Episodes the viewer plays: one env per tile, stepped together by a policy.
 //
 // Tile i runs MT10 task tasks[i]; at most one tile per task, because the
-// actor sees one row per task block (viz/policy.h). Every unfinished tile
+// actor takes one row per task block (viz/policy.h). Every unfinished tile
 // steps once per viz_rollout_step with actions from one policy call, as
 // rl_evaluate does, so the rewards and success match `conal eval` on the
 // same goal. A finished episode prints one summary line on stdout and the

@@ -6,8 +6,8 @@
 // 2.5 ms), times a speed factor. Recording renders into MuJoCo's off-screen
 // buffer in a hidden window, one frame per 1/fps seconds of simulated time,
 // and hands the frames to viz/record.h. Both need an X display (a real one
-// or `xvfb-run -a`); without one viz_view_main fails with ERR_IO and a
-// message that says so.
+// or `xvfb-run -a`). Without one, viz_view_main fails with ERR_IO and a
+// message that names xvfb-run.
 #ifndef VIZ_VIEW_H
 #define VIZ_VIEW_H
 
