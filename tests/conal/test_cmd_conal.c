@@ -103,6 +103,19 @@ static void test_conflicts_side_by_side(void) {
     CHECK_STR_CONTAINS(out, "      mean  0.50  0.60  0.25");
 }
 
+// Ratios keyed by layer name, as the trainer writes them, read in order.
+static void test_conflicts_named_layers(void) {
+    char a[600], args[1400], out[8192];
+    snprintf(a, sizeof a, "%s/rn", tmp);
+    write_metrics(a, "{\"step\":50,\"conflict_ratio\":{\"actor\":{\"hidden0\":0.25,"
+                     "\"hidden1\":0.5},\"q1\":{\"hidden0\":0.75}}}\n");
+    snprintf(args, sizeof args, "conflicts '%s' --rows 1", a);
+    CHECK_EQ_INT(0, run_conal(args, out, sizeof out));
+    CHECK_STR_CONTAINS(out, "R1 layers: 1=hidden0 2=hidden1");
+    CHECK_STR_CONTAINS(out, "        50  0.25  0.50");
+    CHECK_STR_CONTAINS(out, "        50  0.75");
+}
+
 static void test_conflicts_errors(void) {
     char a[600], args[1400], out[4096];
     snprintf(a, sizeof a, "%s/bad", tmp);
@@ -128,6 +141,7 @@ int main(void) {
     RUN_TEST(test_arch_prints_table);
     RUN_TEST(test_arch_errors);
     RUN_TEST(test_conflicts_side_by_side);
+    RUN_TEST(test_conflicts_named_layers);
     RUN_TEST(test_conflicts_errors);
     check_rmtree(tmp);
     return check_summary();
