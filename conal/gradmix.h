@@ -16,9 +16,9 @@
 //
 // Scale convention: the rows are the per-task terms of the total gradient, so
 // the plain update is the sum of the rows (c = 1). PCGrad sums the projected
-// rows. CAGrad's direction is multiplied by K to match: with c = 0 it equals
-// the plain sum (the CAGrad reference returns the mean-based direction, a
-// factor K smaller, which Adam cancels up to its epsilon).
+// rows. CAGrad's direction is multiplied by K to match, so with radius 0 it
+// equals the plain sum. The CAGrad reference returns the mean-based
+// direction, a factor K smaller, which Adam cancels up to its epsilon.
 //
 // This module does not depend on SAC: conal/ must not include rl/ or envs/.
 #ifndef CONAL_GRADMIX_H
