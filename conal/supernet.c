@@ -291,16 +291,25 @@ static size_t workspace_bind(const ConalNetSpec *spec, const ConalNetImpl *im,
     return (size_t)(p - mem);
 }
 
-// Allocates the layout tables and workspaces; returns 0 or ERR_NOMEM.
+// Floats of the workspace block: activations, their gradients, D, Gram.
+static size_t impl_mem_floats(const ConalNet *net, int with_target) {
+    const ConalNetImpl *im = net->impl;
+    size_t K = (size_t)im->K;
+    size_t n = workspace_floats(&net->spec, im, 1) +
+               (with_target ? workspace_floats(&net->spec, im, 0) : 0);
+    for (int q = 1; q < im->P; q++) {
+        n += K * net->shared_n[q - 1];
+    }
+    return n + K + (size_t)CONAL_MAX_SLOTS * K * K;
+}
+
+// Allocates the workspace block and points every buffer into it; returns 0
+// or ERR_NOMEM.
 static int impl_alloc(ConalNet *net, int with_target, char *err, size_t err_sz) {
     const ConalNetSpec *spec = &net->spec;
     ConalNetImpl *im = net->impl;
     size_t K = (size_t)im->K;
-    size_t n = workspace_floats(spec, im, 1) + (with_target ? workspace_floats(spec, im, 0) : 0);
-    for (int q = 1; q < im->P; q++) {
-        n += K * net->shared_n[q - 1];
-    }
-    n += K + (size_t)CONAL_MAX_SLOTS * K * K;
+    size_t n = impl_mem_floats(net, with_target);
     im->mem = calloc(n, sizeof(float));
     if (!im->mem) {
         return err_set(err, err_sz, ERR_NOMEM, "conal net: cannot allocate %zu floats of "
@@ -361,11 +370,10 @@ static void net_init_weights(ConalNet *net, RngState *rng) {
     }
 }
 
-ConalNet *conal_net_create(const ConalNetSpec *spec, int with_target, RngState *rng,
-                           char *err, size_t err_sz) {
-    if (conal_spec_validate(spec, err, err_sz) != 0) {
-        return NULL;
-    }
+// A network with its layout computed (parameter offsets, blocks, owner
+// stacks) but no parameter or workspace memory yet. *n_params receives the
+// parameter count.
+static ConalNet *net_layout(const ConalNetSpec *spec, size_t *n_params) {
     ConalNet *net = err_xcalloc(1, sizeof *net, "conal net");
     ConalNetImpl *im = err_xcalloc(1, sizeof *im, "conal net layout");
     net->spec = *spec;
@@ -382,8 +390,7 @@ ConalNet *conal_net_create(const ConalNetSpec *spec, int with_target, RngState *
     size_t chain_off[CONAL_MAX_SLOTS + 1][CONAL_MAX_SLOTS + 1] = {{0}};
     size_t(*task_off)[CONAL_MAX_SLOTS + 1] =
         err_xcalloc(CONAL_MAX_TASKS, sizeof *task_off, "conal task offsets");
-    size_t n_params =
-        layout_params(spec, im, net->shared_off, net->shared_n, chain_off, task_off);
+    *n_params = layout_params(spec, im, net->shared_off, net->shared_n, chain_off, task_off);
     im->blk_of = err_xmalloc((size_t)(im->P + 1) * (size_t)im->K * (size_t)(im->P + 1) *
                                  sizeof(int), "conal block table");
     memset(im->blk_of, 0xff, (size_t)(im->P + 1) * (size_t)im->K * (size_t)(im->P + 1) *
@@ -394,6 +401,28 @@ ConalNet *conal_net_create(const ConalNetSpec *spec, int with_target, RngState *
     }
     layout_blocks(spec, im, chain_off, task_off);
     free(task_off);
+    return net;
+}
+
+size_t conal_spec_estimate_bytes(const ConalNetSpec *spec, int with_target) {
+    ASSERT(conal_spec_validate(spec, NULL, 0) == 0, "conal estimate: invalid spec");
+    size_t n_params;
+    ConalNet *net = net_layout(spec, &n_params);
+    size_t blocks = 4 + (with_target ? 1 : 0);   // w, g, m, v (+ target)
+    size_t alpha = spec->derived ? 0 : 4 * (size_t)net->spec.n_tasks * (size_t)net->P;
+    size_t floats = blocks * n_params + alpha + impl_mem_floats(net, with_target);
+    conal_net_destroy(net);
+    return floats * sizeof(float);
+}
+
+ConalNet *conal_net_create(const ConalNetSpec *spec, int with_target, RngState *rng,
+                           char *err, size_t err_sz) {
+    if (conal_spec_validate(spec, err, err_sz) != 0) {
+        return NULL;
+    }
+    size_t n_params;
+    ConalNet *net = net_layout(spec, &n_params);
+    ConalNetImpl *im = net->impl;
 
     // parameter block, alpha, workspaces
     int rc = nn_params_init(&net->params, n_params, with_target);

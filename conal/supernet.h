@@ -124,6 +124,12 @@ int conal_spec_validate(const ConalNetSpec *spec, char *err, size_t err_sz);
 // Floats of the parameter block the spec needs.
 size_t conal_spec_count_params(const ConalNetSpec *spec);
 
+// Bytes conal_net_create allocates for spec: the parameter block (weights,
+// gradients, Adam moments, target when with_target), alpha and its state,
+// and the workspaces (activations, gradients, per-task gradients, Gram
+// matrices). Small layout tables are not counted. spec must be valid.
+size_t conal_spec_estimate_bytes(const ConalNetSpec *spec, int with_target);
+
 // Creates the network, initialises every module from rng in parameter order
 // (torch.nn.Linear's default for dense modules) and alpha to zero. with_target
 // keeps a target copy (initialised to the weights) and a second workspace

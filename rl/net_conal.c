@@ -277,6 +277,15 @@ RlNet *rl_net_create_conal(const RlNetSpec *spec, const RlConalOptions *opt, Rng
     return net;
 }
 
+size_t rl_net_conal_estimate_bytes(const RlNetSpec *spec) {
+    ConalNetSpec cs;
+    if (rl_conal_spec(spec, CONAL_PURELY_SPECIFIC, &cs, NULL, 0) != 0) {
+        return 0;
+    }
+    size_t dy = (size_t)spec->n_tasks * (size_t)spec->max_block * (size_t)spec->n_out;
+    return conal_spec_estimate_bytes(&cs, spec->with_target) + dy * sizeof(float);
+}
+
 void rl_net_conal_arch_backward(RlNet *net, const float *dy, int B) {
     ConalNet *cn = rl_net_conal(net);
     ASSERT(cn && !cn->spec.derived, "conal arch backward: net is not a search supernet");

@@ -51,6 +51,12 @@ RlNet *rl_net_create_conal(const RlNetSpec *spec, const RlConalOptions *opt, Rng
 int rl_conal_spec(const RlNetSpec *spec, ConalSpecificKind kind, ConalNetSpec *out,
                   char *err, size_t err_sz);
 
+// Bytes a CoNAL search network for spec allocates (the larger of the two
+// phases: a derived network keeps a subset of the modules), plus its
+// loss-weight buffer; for the trainer's memory estimate. Returns 0 for a
+// spec the supernet rejects.
+size_t rl_net_conal_estimate_bytes(const RlNetSpec *spec);
+
 // The supernet behind net, or NULL when net is not a CoNAL network.
 ConalNet *rl_net_conal(const RlNet *net);
 

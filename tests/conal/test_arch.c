@@ -1,4 +1,5 @@
 // Tests of deriving, pruning, arch.json and retraining loss weights.
+#include <malloc.h>
 #include <math.h>
 #include <string.h>
 
@@ -64,6 +65,39 @@ static void test_created_net_matches_count(void) {
     CHECK_EQ_INT(299, net->params.n);
     CHECK_EQ_INT(0, net->alpha.n);
     conal_net_destroy(net);
+}
+
+// The estimate matches what conal_net_create allocates, measured with
+// mallinfo2 (small layout tables aside). ASan replaces malloc and its
+// mallinfo2 reports nothing, so the comparison runs in the Release build.
+static void test_estimate_bytes_matches_allocation(void) {
+    ConalNetSpec search = small_spec(CONAL_PURELY_SPECIFIC, NULL);
+    search.max_block = 64;
+    int branch[3] = {4, 2, 1};
+    ConalNetSpec derived = small_spec(CONAL_PURELY_SPECIFIC, branch);
+    derived.max_block = 64;
+    const ConalNetSpec *specs[2] = {&search, &derived};
+    for (int i = 0; i < 2; i++) {
+        for (int with_target = 0; with_target < 2; with_target++) {
+            size_t est = conal_spec_estimate_bytes(specs[i], with_target);
+            CHECK(est > 4 * sizeof(float) * conal_spec_count_params(specs[i]));
+#ifndef __SANITIZE_ADDRESS__
+            RngState rng;
+            rng_init(&rng, 1);
+            char err[256];
+            struct mallinfo2 before = mallinfo2();
+            ConalNet *net = conal_net_create(specs[i], with_target, &rng, err, sizeof err);
+            struct mallinfo2 after = mallinfo2();
+            double used = (double)(after.uordblks + after.hblkhd) -
+                          (double)(before.uordblks + before.hblkhd);
+            // layout tables and struct headers add a few KB at most
+            CHECK_MSG(used >= (double)est && used <= (double)est + 16384.0,
+                      "spec %d target %d: allocated %.0f bytes, estimate %zu", i,
+                      with_target, used, est);
+            conal_net_destroy(net);
+#endif
+        }
+    }
 }
 
 static void test_derive_argmax_and_ties(void) {
@@ -229,6 +263,7 @@ int main(void) {
     RUN_TEST(test_param_counts_pure);
     RUN_TEST(test_param_counts_partial);
     RUN_TEST(test_created_net_matches_count);
+    RUN_TEST(test_estimate_bytes_matches_allocation);
     RUN_TEST(test_derive_argmax_and_ties);
     RUN_TEST(test_arch_json_round_trip);
     RUN_TEST(test_arch_load_errors);

@@ -115,6 +115,18 @@ static void test_retrain_weights_scale_grads(void) {
     rl_net_destroy(net);
 }
 
+// The estimate covers the supernet and exceeds its parameter block.
+static void test_estimate_bytes(void) {
+    RlNetSpec spec = small_spec(1);
+    size_t est = rl_net_conal_estimate_bytes(&spec);
+    RlConalOptions opt = rl_conal_options_defaults();
+    RlNet *net = make(&opt, 3, 1);
+    CHECK(est > 5 * sizeof(float) * net->params.n);
+    spec.n_hidden = 0;
+    CHECK_EQ_INT(0, rl_net_conal_estimate_bytes(&spec));
+    rl_net_destroy(net);
+}
+
 // Search: every weight backward fills D; each update either steps a shared
 // module or counts a stop.
 static void test_search_updates_and_ratios(void) {
@@ -260,6 +272,7 @@ static void test_sac_arch_update(void) {
 int main(void) {
     RUN_TEST(test_retrain_weights_scale_grads);
     RUN_TEST(test_search_updates_and_ratios);
+    RUN_TEST(test_estimate_bytes);
     RUN_TEST(test_checkpoint_round_trip);
     RUN_TEST(test_sac_arch_update);
     return check_summary();
