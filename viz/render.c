@@ -83,18 +83,16 @@ const char *viz_scene_camera_name(const VizScene *s) {
     return name ? name : "(unnamed camera)";
 }
 
-void viz_scene_render(VizScene *s, mjData *d, mjrRect viewport, const char *left,
-                      const char *right, const char *notice) {
+void viz_scene_render(VizScene *s, mjData *d, mjrRect viewport) {
     ASSERT(s->ready, "viz_scene_render: scene not initialised");
     mjv_updateScene(s->model, d, &s->option, &s->perturb, &s->camera, mjCAT_ALL, &s->scene);
     mjr_render(viewport, &s->scene, &s->context);
-    if (left || right) {
-        mjr_overlay(mjFONT_NORMAL, mjGRID_TOPLEFT, viewport, left ? left : "",
-                    right ? right : "", &s->context);
-    }
-    if (notice) {
-        mjr_overlay(mjFONT_NORMAL, mjGRID_BOTTOMLEFT, viewport, notice, NULL, &s->context);
-    }
+}
+
+void viz_scene_text(VizScene *s, mjrRect viewport, int gridpos, const char *left,
+                    const char *right) {
+    ASSERT(s->ready, "viz_scene_text: scene not initialised");
+    mjr_overlay(mjFONT_NORMAL, gridpos, viewport, left, right, &s->context);
 }
 
 void viz_scene_move_camera(VizScene *s, int action, double dx, double dy) {

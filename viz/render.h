@@ -37,11 +37,13 @@ void viz_scene_cycle_camera(VizScene *s);
 // Name of the current camera ("free" or the model's name for it).
 const char *viz_scene_camera_name(const VizScene *s);
 
-// Renders d into viewport of the current buffer (mjr_setBuffer), then the
-// overlay texts: left and right columns at the top left (either may be
-// NULL), and `notice` at the bottom left (may be NULL).
-void viz_scene_render(VizScene *s, mjData *d, mjrRect viewport, const char *left,
-                      const char *right, const char *notice);
+// Renders d into viewport of the current buffer (mjr_setBuffer).
+void viz_scene_render(VizScene *s, mjData *d, mjrRect viewport);
+
+// Draws text over viewport in two columns (right may be NULL) at gridpos
+// (mjGRID_TOPLEFT ...), on a translucent box.
+void viz_scene_text(VizScene *s, mjrRect viewport, int gridpos, const char *left,
+                    const char *right);
 
 // Moves the free camera (mjMOUSE_* action, offsets relative to the viewport
 // height). Does nothing while a model camera is selected.

@@ -87,10 +87,9 @@ static void format_policy(const VizPolicy *p, char *out, size_t n) {
     }
 }
 
-// Overlay columns of tile t: labels on the left, values on the right. The
-// single-task view adds the policy line; tiles leave it to the status line.
-static void format_tile_text(const Viewer *v, const VizTile *t, char *left, char *right,
-                             size_t n) {
+// Overlay of the single-task view: a table of labels and values.
+static void format_table(const Viewer *v, const VizTile *t, char *left, char *right,
+                         size_t n) {
     char episode[32], policy[64];
     if (v->roll.episodes > 0) {
         snprintf(episode, sizeof episode, "%d of %d", t->episode, v->roll.episodes);
@@ -98,23 +97,45 @@ static void format_tile_text(const Viewer *v, const VizTile *t, char *left, char
         snprintf(episode, sizeof episode, "%d", t->episode);
     }
     format_policy(&v->policy, policy, sizeof policy);
-    int single = v->roll.n_tiles == 1;
-    snprintf(left, n, "task\nepisode\nstep\nreward\nsuccess%s", single ? "\npolicy" : "");
-    snprintf(right, n, "%s (goal %d)\n%s\n%d / %d\n%.3f (return %.1f)\n%s%s%s",
-             env_task_name(t->task), t->goal, episode, t->step, env_max_steps(t->env),
-             t->reward, t->ret, t->success ? "yes" : "not yet", single ? "\n" : "",
-             single ? policy : "");
+    snprintf(left, n, "task\ngoal\nepisode\nstep\nreward\nreturn\nsuccess\npolicy");
+    snprintf(right, n, "%s\n%d\n%s\n%d / %d\n%.3f\n%.1f\n%s\n%s", env_task_name(t->task),
+             t->goal, episode, t->step, env_max_steps(t->env), t->reward, t->ret,
+             t->success ? "yes" : "not yet", policy);
 }
 
-// Draws tile i into rect of the current buffer, with its overlay when on.
-static void draw_tile(Viewer *v, int i, mjrRect rect, const char *notice) {
-    char left[256], right[512];
-    VizTile *t = &v->roll.tiles[i];
-    if (v->opt.overlay) {
-        format_tile_text(v, t, left, right, sizeof left);
+// Overlay of one tile in the tiled view: four short lines.
+static void format_compact(const Viewer *v, const VizTile *t, char *out, size_t n) {
+    char episodes[16] = "";
+    if (v->roll.episodes > 0) {
+        snprintf(episodes, sizeof episodes, "/%d", v->roll.episodes);
     }
-    viz_scene_render(&v->scenes[i], env_data(t->env), rect, v->opt.overlay ? left : NULL,
-                     v->opt.overlay ? right : NULL, notice);
+    snprintf(out, n, "%s, goal %d\nepisode %d%s, step %d/%d\nreward %.3f, return %.1f\n%s",
+             env_task_name(t->task), t->goal, t->episode, episodes, t->step,
+             env_max_steps(t->env), t->reward, t->ret, t->success ? "success" : "no success yet");
+}
+
+// Draws tile i into rect of the current buffer with its overlay: the table
+// at the top left of a single view, or the compact lines at the bottom left
+// of a tile. `notice` (may be NULL) goes to the opposite corner.
+static void draw_tile(Viewer *v, int i, mjrRect rect, const char *notice) {
+    VizTile *t = &v->roll.tiles[i];
+    VizScene *s = &v->scenes[i];
+    viz_scene_render(s, env_data(t->env), rect);
+    if (!v->opt.overlay) {
+        return;
+    }
+    char left[256], right[512];
+    int single = v->roll.n_tiles == 1;
+    if (single) {
+        format_table(v, t, left, right, sizeof left);
+        viz_scene_text(s, rect, mjGRID_TOPLEFT, left, right);
+    } else {
+        format_compact(v, t, right, sizeof right);
+        viz_scene_text(s, rect, mjGRID_BOTTOMLEFT, right, NULL);
+    }
+    if (notice) {
+        viz_scene_text(s, rect, single ? mjGRID_BOTTOMLEFT : mjGRID_TOPLEFT, notice, NULL);
+    }
 }
 
 // ---- window and scenes ----
@@ -205,7 +226,7 @@ static void capture_frame(Viewer *v, unsigned char *frame, unsigned char *tile) 
         mjrRect local = {0, 0, r.width, r.height};
         VizScene *s = &v->scenes[i];
         mjr_setBuffer(mjFB_OFFSCREEN, &s->context);
-        draw_tile(v, i, local, i == 0 && n > 1 && v->opt.overlay ? notice : NULL);
+        draw_tile(v, i, local, i == 0 && n > 1 ? notice : NULL);
         mjr_readPixels(tile, NULL, local, &s->context);
 
         // OpenGL rows run bottom-up; the frame's run top-down
