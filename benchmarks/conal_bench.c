@@ -1,7 +1,7 @@
 // Times CoNAL network updates against the sgemm calls they issue.
 //
-// Five updates at the mtrl shapes (10 tasks of 128 rows, three hidden layers
-// of 400, ReLU, 8 outputs like the SAC actor, Adam):
+// It times five updates at the mtrl shapes. Each has 10 tasks of 128 rows,
+// three hidden layers of 400 (ReLU), 8 outputs like the SAC actor, and Adam.
 //   mtsac    one MLP 49-400-400-400-8 (task one-hot appended), nn/mlp.h
 //   search   the CoNAL supernet (input 39): an alpha step on a validation
 //            batch, then a weight step with conflict noticing
@@ -10,8 +10,8 @@
 //   retrain_nodiag  the same with the diagnostics off, as between log steps
 //   plain    the same derived network without any of that machinery
 // The reference of each is the list of cblas_sgemm calls it made (recorded
-// by wrapping cblas_sgemm in this program) replayed on buffers of the same
-// shapes, and nothing else. Reference and update alternate within each
+// by wrapping cblas_sgemm in this program), replayed on the same operand
+// buffers, and nothing else. All updates and references rotate within each
 // sample; lines report medians of wall and process CPU time.
 //
 // It does not time SAC's losses or the environment (see sac_bench, env_bench).

@@ -4,8 +4,8 @@
 // shape and runs through the same ConalModuleOps: the shared module, each
 // task's purely-specific module, and each branch of a partially-specific
 // chain. So a dense layer and a conv block plug in the same way.
-// A module sees rows of n_in floats and produces rows of n_out floats; a conv
-// block flattens its C x H x W map into one row. Parameters live in the
+// A module maps rows of n_in floats to rows of n_out floats. A conv block
+// flattens its C x H x W map into one row. Parameters live in the
 // caller's contiguous block at an offset: the module owns no memory.
 #ifndef CONAL_MODULE_H
 #define CONAL_MODULE_H

@@ -139,6 +139,8 @@ static void test_search_updates_and_ratios(void) {
     RngState rng;
     rng_init(&rng, 9);
     float x[K * B * IN], dy[K * B * OUT];
+
+    // twenty updates, each checked against the supernet's own report
     for (int it = 0; it < 20; it++) {
         fill_normal(x, sizeof x / sizeof x[0], &rng);
         fill_normal(dy, sizeof dy / sizeof dy[0], &rng);
