@@ -12,8 +12,8 @@
 
 static const NnMaxPool2d pool2 = {2, 2};
 
-// Size of the map the convolution sees (the input, or twice it when
-// upsampling first).
+// Size of the map the convolution reads: the input, or twice its size when
+// the block upsamples first.
 static int conv_h(const VisConvBlock *blk) {
     return blk->resample == VIS_RESAMPLE_UP ? 2 * blk->in_h : blk->in_h;
 }
@@ -128,8 +128,8 @@ static const float *conv_act(const ConalModule *m, const float *w, const float *
 static void block_forward(const ConalModule *m, const float *w, const float *x, float *y,
                           int rows) {
     const VisConvBlock *blk = m->ctx;
-    ASSERT(rows > 0 && rows <= blk->max_rows, "conv block: %d rows, scratch holds %d", rows,
-           blk->max_rows);
+    ASSERT(rows > 0 && rows <= blk->max_rows, "conv block: %d rows, scratch sized for %d",
+           rows, blk->max_rows);
     if (blk->resample != VIS_RESAMPLE_POOL) {
         conv_act(m, w, x, y, rows);
         return;
@@ -157,8 +157,8 @@ static void block_backward(const ConalModule *m, const float *w, const float *x,
     int rows = n_blocks * block_rows;
     int H = conv_h(blk), W = conv_w(blk);
     size_t map_n = (size_t)rows * blk->n_out * H * W;
-    ASSERT(rows > 0 && rows <= blk->max_rows, "conv block: %d rows, scratch holds %d", rows,
-           blk->max_rows);
+    ASSERT(rows > 0 && rows <= blk->max_rows, "conv block: %d rows, scratch sized for %d",
+           rows, blk->max_rows);
 
     // dz: gradient at the convolution output, through pooling and activation
     float *dz = dy;

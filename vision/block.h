@@ -9,10 +9,10 @@
 //   conv -> activation                      (VIS_RESAMPLE_NONE, heads)
 // Rows are flattened NCHW maps, so a block's n_in is C*H*W and its n_out is
 // F times the output area. The module interface passes only x and y to the
-// backward pass, and the same description serves every copy of a slot, so
-// the backward pass recomputes the pre-pool (or upsampled) tensor from x
-// in the block's scratch instead of caching it between calls. That costs
-// one extra convolution per backward pass.
+// backward pass, and one description serves every copy of a slot. So the
+// backward pass recomputes the pre-pool (or upsampled) tensor from x in the
+// block's scratch instead of caching it between calls, which costs one
+// extra convolution per backward pass.
 #ifndef VISION_BLOCK_H
 #define VISION_BLOCK_H
 
@@ -32,7 +32,7 @@ typedef struct VisConvBlock {
     int n_out;             // F
     int kernel;            // K
     VisResample resample;
-    int max_rows;          // rows the scratch holds
+    int max_rows;          // rows the scratch has room for
     float *col;            // (conv scratch) im2col columns
     float *map;            // (max_rows x F x Hc x Wc) conv output, Hc x Wc the conv size
     float *up;             // (max_rows x C x 2H x 2W) upsampled input, VIS_RESAMPLE_UP only

@@ -5,8 +5,8 @@
 // Every image carries a target for every task. Classification targets are
 // one class per image, segmentation one class per pixel (VIS_IGNORE_LABEL
 // where unlabelled), depth one value per pixel (0 where unknown) and surface
-// normals three per pixel (all 0 where unknown). Images are float, already
-// scaled as the model sees them.
+// normals three per pixel (all 0 where unknown). Images are float and
+// already scaled for the model.
 #ifndef VISION_DATASET_H
 #define VISION_DATASET_H
 

@@ -56,6 +56,8 @@ static int npy_header(const char *h, VisNpy *npy, const char *path, char *err, s
     const char *d = strstr(h, "'descr'");
     const char *f = strstr(h, "'fortran_order'");
     const char *s = strstr(h, "'shape'");
+
+    // dtype string and memory order
     if (!d || !f || !s) {
         return err_set(err, err_sz, ERR_FORMAT, "%s: .npy header lacks descr, fortran_order "
                        "or shape", path);
@@ -70,6 +72,8 @@ static int npy_header(const char *h, VisNpy *npy, const char *path, char *err, s
         return err_set(err, err_sz, ERR_FORMAT, "%s: Fortran-order arrays are not supported; "
                        "save with np.ascontiguousarray", path);
     }
+
+    // shape tuple: one integer per dimension, "(n,)" for one dimension
     const char *p = strchr(s, '(');
     const char *end = p ? strchr(p, ')') : NULL;
     if (!p || !end) {
@@ -109,6 +113,8 @@ int vis_npy_read(const char *path, VisNpy *npy, char *err, size_t err_sz) {
         free(buf);
         return err_set(err, err_sz, ERR_FORMAT, "%s: not a .npy file (version 1 to 3)", path);
     }
+
+    // version 1 stores the header length in 2 bytes, versions 2 and 3 in 4
     size_t hlen = u[6] == 1 ? (size_t)le_u(u + 8, 2) : (size_t)le_u(u + 8, 4);
     size_t hstart = u[6] == 1 ? 10 : 12;
     if (hstart + hlen > len) {
@@ -120,6 +126,8 @@ int vis_npy_read(const char *path, VisNpy *npy, char *err, size_t err_sz) {
     header[hlen] = '\0';
     rc = npy_header(header, npy, path, err, err_sz);
     free(header);
+
+    // the data must be exactly n elements of the dtype, converted to double
     int size = rc == 0 ? atoi(npy->dtype + 2) : 0;
     if (rc == 0 && (size < 1 || hstart + hlen + npy->n * (size_t)size != len)) {
         rc = err_set(err, err_sz, ERR_FORMAT, "%s: %zu bytes of data do not match dtype %s and "
@@ -399,6 +407,8 @@ static int load_face(const char *path, float *out, char *err, size_t err_sz) {
         free(pix);
         return err_set(err, err_sz, ERR_FORMAT, "%s: JPEG decode failed: %s", path, jerr.msg);
     }
+
+    // decode to 8-bit RGB rows
     jpeg_create_decompress(&cinfo);
     jpeg_stdio_src(&cinfo, fp);
     jpeg_read_header(&cinfo, TRUE);
@@ -421,6 +431,8 @@ static int load_face(const char *path, float *out, char *err, size_t err_sz) {
         return err_set(err, err_sz, ERR_FORMAT, "%s: %d x %d is smaller than %d x %d", path, W,
                        H, CELEBA_SIZE, CELEBA_SIZE);
     }
+
+    // centre square, each output pixel the mean of its source box
     int side = W < H ? W : H, x0 = (W - side) / 2, y0 = (H - side) / 2;
     for (int i = 0; i < CELEBA_SIZE; i++) {
         int r0 = i * side / CELEBA_SIZE, r1 = (i + 1) * side / CELEBA_SIZE;
@@ -540,6 +552,14 @@ static int read_partition(const char *dir, CelebaRow *rows, int n, char *err, si
     return 0;
 }
 
+// Split of a partition number: 0 training, 1 test, -1 unused (validation).
+static int split_of(int partition) {
+    if (partition == 0) {
+        return 0;
+    }
+    return partition == 2 ? 1 : -1;
+}
+
 int vis_celeba_load(VisDataset *ds, const char *dir, int n_train, int n_test, char *err,
                     size_t err_sz) {
     memset(ds, 0, sizeof *ds);
@@ -560,7 +580,7 @@ int vis_celeba_load(VisDataset *ds, const char *dir, int n_train, int n_test, ch
     }
     int counts[2] = {0, 0}, limits[2] = {n_train, n_test};
     for (int i = 0; rc == 0 && i < n; i++) {
-        int s = rows[i].partition == 0 ? 0 : rows[i].partition == 2 ? 1 : -1;
+        int s = split_of(rows[i].partition);
         if (s >= 0 && (limits[s] == 0 || counts[s] < limits[s])) {
             counts[s]++;
         }
@@ -577,7 +597,7 @@ int vis_celeba_load(VisDataset *ds, const char *dir, int n_train, int n_test, ch
     int filled[2] = {0, 0};
     size_t img = 3 * CELEBA_SIZE * CELEBA_SIZE;
     for (int i = 0; rc == 0 && i < n; i++) {
-        int s = rows[i].partition == 0 ? 0 : rows[i].partition == 2 ? 1 : -1;
+        int s = split_of(rows[i].partition);
         if (s < 0 || filled[s] == counts[s]) {
             continue;
         }

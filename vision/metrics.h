@@ -46,8 +46,9 @@ void vis_metric_acc_reset(VisMetricAcc *acc);
 
 // Adds B predictions. pred is the head output at label size: (B x C) logits
 // for classification, (B x C x H x W) logits for segmentation, (B x 1 x H x W)
-// depth, (B x 3 x H x W) normals (any length; normalised here). labels or
-// targets are the batch's for this task; area is H*W (1 for classification).
+// depth or (B x 3 x H x W) normals of any length (normalised here). labels
+// or targets are the batch's for this task. area is H*W, or 1 for
+// classification.
 void vis_metric_acc_update(VisMetricAcc *acc, const float *pred, const int32_t *labels,
                            const float *targets, int B, long area);
 

@@ -2,8 +2,8 @@
 //
 // Dimension letters: B images per batch, T tasks, C x H x W images and label
 // maps, D decoder channels (the largest task's), Ho x Wo the decoder's map.
-// Every method runs on one ConalNet whose slots are conv blocks (plus a
-// dense layer for image-level tasks) and whose decoder is a per-task head:
+// Every method runs on one ConalNet. Its slots are conv blocks (plus a
+// dense layer for image-level tasks) and its decoder is a per-task head.
 //   stl     derived, every task branches at 1: T separate networks
 //   hps     derived, every task branches at P: one trunk, one head per task
 //   pcgrad, cagrad   hps with the shared gradients combined by conal/gradmix
@@ -97,12 +97,13 @@ void vis_model_deinit(VisModel *model);
 // Branch points P = slots + 1.
 int vis_model_n_branch_points(const VisModel *model);
 
-// Forward pass over B images (B x C x H x W): fills pred[t] for every task.
+// Runs the forward pass over B images (B x C x H x W) and fills pred[t] for
+// every task.
 void vis_model_forward(VisModel *model, const float *images, int B);
 
-// Losses of the last forward against the batch, task t weighted by
-// weights[t] (NULL: all 1), written to losses[t]; then the backward pass
-// with the given CONAL_GRAD_* flags. Returns the weighted sum.
+// Computes each task's loss of the last forward against the batch into
+// losses[t], then runs the backward pass of sum_t weights[t] losses[t]
+// (weights NULL: all 1) with the given CONAL_GRAD_* flags. Returns that sum.
 double vis_model_backward(VisModel *model, const VisBatch *batch, const float *weights,
                           int flags, double *losses);
 

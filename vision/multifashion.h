@@ -2,11 +2,11 @@
 //
 // Item a sits with its top-left corner at (u, v) and item b at
 // (8 - u', 8 - v'), each offset a uniform integer in 0..4, so a leans to the
-// top left and b to the bottom right; where they overlap a pixel takes the
+// top left and b to the bottom right. Where they overlap, a pixel takes the
 // larger value. Task 0 is a's class, task 1 is b's. Canvas i of a split uses
 // training (or test) item i as a and a uniformly drawn item of the same split
-// as b, all drawn from an RNG stream derived from (seed, split, i), so a
-// canvas does not depend on how many are generated. Pixels are scaled to
+// as b. Its draws come from an RNG stream derived from (seed, split, i), so
+// a canvas does not depend on how many are generated. Pixels are scaled to
 // [0, 1].
 // The source is the four IDX files of Fashion-MNIST (gzip-compressed, as
 // Debian's dataset-fashion-mnist installs them in

@@ -271,6 +271,8 @@ static int load_checkpoint(Trainer *tr, char *err, size_t err_sz) {
     if (rc != 0) {
         return rc;
     }
+
+    // the stage decides which network to build before its weights load
     CkptMeta meta;
     CkptSteps steps;
     rc = nn_ckpt_read(&ck, "meta", &meta, sizeof meta, err, err_sz);
@@ -286,6 +288,8 @@ static int load_checkpoint(Trainer *tr, char *err, size_t err_sz) {
     ConalNet *net = tr->have_model ? tr->model.net : NULL;
     size_t n = net ? net->params.n * sizeof(float) : 0;
     size_t na = net ? net->alpha.n * sizeof(float) : 0;
+
+    // optimiser counters, RNG streams, weights and Adam moments
     if (rc == 0) {
         rc = nn_ckpt_read(&ck, "steps", &steps, sizeof steps, err, err_sz);
     }
@@ -521,6 +525,8 @@ static int write_summary(Trainer *tr, const VisTaskMetrics *test, char *err, siz
             log_warn("vision: no Delta_I: %s (train the stl config first)", why);
         }
     }
+
+    // run identity, cost, then per-task test metrics
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "dataset", tr->cfg.dataset);
     cJSON_AddStringToObject(o, "method", tr->cfg.method);
@@ -548,6 +554,7 @@ static int write_summary(Trainer *tr, const VisTaskMetrics *test, char *err, siz
     } else {
         cJSON_AddNullToObject(o, "delta_i");
     }
+
     cJSON *br = cJSON_AddArrayToObject(o, "branch");
     for (int t = 0; t < T; t++) {
         cJSON_AddItemToArray(br, cJSON_CreateNumber(tr->model.spec.branch[t]));
@@ -595,6 +602,8 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
     if (rc != 0) {
         return rc;
     }
+
+    // run directory: --out, or one named after dataset, method and seed
     tr->method = (VisMethod)vis_method_parse(tr->cfg.method);
     if (opt->out_dir) {
         snprintf(tr->dir, sizeof tr->dir, "%s", opt->out_dir);
@@ -705,6 +714,8 @@ int vis_train_main(const VisTrainOptions *opt, char *err, size_t err_sz) {
     if (rc == 0) {
         rc = vis_batch_init(&tr->ds, &tr->vbatch, tr->cfg.batch_size, err, err_sz);
     }
+
+    // optimisers and the trainer's RNG, then the checkpoint on resume
     if (rc == 0) {
         tr->adam = nn_adam_defaults();
         tr->adam.lr = (float)tr->cfg.lr;

@@ -1,7 +1,7 @@
 // The `conal vision` training loop, evaluation and run directories.
 //
 // Dimension letters: B images per step, T tasks, P branch points.
-// A run directory holds config.json (fully resolved), metrics.jsonl (one
+// A run directory contains config.json (fully resolved), metrics.jsonl (one
 // record per epoch with training losses and test metrics), checkpoint.bin
 // (written atomically after every epoch) and summary.json when the run
 // finishes. Methods that search (conal, conal-pcgrad, conal-cagrad) first
