@@ -406,6 +406,8 @@ static int load_checkpoint(Trainer *tr, char *err, size_t err_sz) {
     if (rc != 0) {
         return rc;
     }
+
+    // every section is read before any trainer field changes
     TrainerCounters c;
     if ((rc = nn_ckpt_read(&ck, "trainer.counters", &c, sizeof c, err, err_sz)) == 0 &&
         c.format != CKPT_FORMAT) {
@@ -430,6 +432,7 @@ static int load_checkpoint(Trainer *tr, char *err, size_t err_sz) {
     if (rc != 0) {
         return rc;
     }
+
     tr->step = c.step;
     tr->episodes = c.episodes;
     tr->sim_truncations = (long)c.sim_truncations;
@@ -791,6 +794,8 @@ static int estimate_run(Trainer *tr, char *err, size_t err_sz) {
         }
     }
     double per_step = (now_seconds() - t0) / n_env;
+
+    // updates on what was collected, after one untimed warm-up update
     int n_upd = 20;
     rl_replay_sample(&tr->replay, &tr->replay_rng, &tr->batch);
     rl_sac_update(tr->sac, &tr->batch, 0);
@@ -800,6 +805,8 @@ static int estimate_run(Trainer *tr, char *err, size_t err_sz) {
         rl_sac_update(tr->sac, &tr->batch, 0);
     }
     double per_update = (now_seconds() - t0) / n_upd;
+
+    // projection: collection, updates after the random steps, evaluations
     double updates = (double)(cfg->steps - (cfg->steps < cfg->random_steps ? cfg->steps
                                                                           : cfg->random_steps)) *
                      cfg->updates_per_step;
