@@ -95,7 +95,12 @@ __attribute__((target_clones("avx2", "default")))
 void conal_gram_accumulate(const float *D, int K, size_t n, size_t ld, double *G) {
     check_tasks("conal_gram_accumulate", K);
     ASSERT(ld >= n, "conal_gram_accumulate: row stride %zu < row length %zu", ld, n);
-    double upper[CONAL_GRADMIX_MAX_TASKS * CONAL_GRADMIX_MAX_TASKS] = {0};
+
+    // zero only the K x K corner: callers run this per cache-sized chunk
+    double upper[CONAL_GRADMIX_MAX_TASKS * CONAL_GRADMIX_MAX_TASKS];
+    for (int i = 0; i < K * K; i++) {
+        upper[i] = 0.0;
+    }
     for (size_t b = 0; b < n; b += GRAM_BLOCK) {
         size_t len = n - b < GRAM_BLOCK ? n - b : GRAM_BLOCK;
         for (int i = 0; i < K; i++) {

@@ -78,6 +78,7 @@ typedef struct RlSharedLayer {
     size_t offset;        // first float of the layer in params (weights, then bias)
     size_t n;             // floats of the layer: O*I + O
     float *d;             // (K x n) per-task gradients of the last backward
+    double gram[RL_NET_MAX_TASKS * RL_NET_MAX_TASKS];   // (K x K) D D^T, same backward
 } RlSharedLayer;
 
 typedef struct RlNet RlNet;

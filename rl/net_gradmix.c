@@ -2,9 +2,10 @@
 //
 // The dense network owns forward, backward, weights and checkpoints, and
 // this file wraps its method table. Backward always fills the per-task
-// gradient blocks D of the shared layers. The optimiser step replaces each
-// shared layer's summed gradient with c^T D before Adam. The weights c come
-// from conal_gradmix_apply on the Gram matrix summed over all shared layers.
+// gradient blocks D of the shared layers and their Gram matrices. The
+// optimiser step replaces each shared layer's summed gradient with c^T D
+// before Adam. The weights c come from conal_gradmix_weights on the Gram
+// matrix summed over all shared layers.
 // While a dense operation runs, net->impl points back to the dense state.
 #include "rl/net_gradmix.h"
 
@@ -63,15 +64,20 @@ static void gradmix_apply_update(RlNet *net, const NnAdamConfig *adam) {
     ASSERT(g->d_fresh, "%s update: no backward filled the per-task gradients since the last "
            "update", rl_method_names[net->spec.method]);
     g->d_fresh = 0;
-    const float *d[RL_NET_MAX_SHARED];
-    size_t n[RL_NET_MAX_SHARED];
-    float *out[RL_NET_MAX_SHARED];
+    // weights from the Gram matrices the backward formed, then c^T D per layer
+    int K = net->spec.n_tasks;
+    double G[RL_NET_MAX_TASKS * RL_NET_MAX_TASKS] = {0};
     for (int s = 0; s < net->n_shared; s++) {
-        d[s] = net->shared[s].d;
-        n[s] = net->shared[s].n;
-        out[s] = net->params.g + net->shared[s].offset;
+        for (int i = 0; i < K * K; i++) {
+            G[i] += net->shared[s].gram[i];
+        }
     }
-    conal_gradmix_apply(&g->gm, net->spec.n_tasks, net->n_shared, d, n, out, NULL);
+    double c[RL_NET_MAX_TASKS];
+    conal_gradmix_weights(&g->gm, K, G, c);
+    for (int s = 0; s < net->n_shared; s++) {
+        const RlSharedLayer *sl = &net->shared[s];
+        conal_gradmix_combine(c, sl->d, K, sl->n, sl->n, net->params.g + sl->offset);
+    }
 
     net->adam_step++;
     nn_adam_update(adam, net->adam_step, net->params.w, net->params.g, net->params.m,

@@ -88,7 +88,8 @@ static void test_same_outputs_as_mtsac(void) {
     rl_net_destroy(plain);
 }
 
-// Backward fills D even when the caller did not ask, and its rows sum to g.
+// Backward fills D and its Gram matrix even when the caller did not ask, and
+// the rows of D sum to g.
 static void test_backward_fills_task_grads(void) {
     RlNet *net = small_net(RL_METHOD_PCGRAD, 3);
     forward_backward(net, 9);
@@ -108,6 +109,13 @@ static void test_backward_fills_task_grads(void) {
         CHECK(max_g > 0.0);
         CHECK_MSG(max_err <= 1e-5 * max_g, "layer %s: rows of D differ from g by %g", sl->name,
                   max_err);
+
+        // the Gram matrix formed in the backward matches one formed afresh
+        double G[3 * 3] = {0};
+        conal_gram_accumulate(sl->d, 3, sl->n, sl->n, G);
+        for (int i = 0; i < 9; i++) {
+            CHECK_NEAR(G[i], sl->gram[i], 1e-5 * (fabs(G[i]) + 1e-12));
+        }
     }
     rl_net_destroy(net);
 }
