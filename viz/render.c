@@ -47,6 +47,15 @@ void viz_scene_init(VizScene *s, const mjModel *m, int off_width, int off_height
     if (sized->vis.global.offheight < off_height) {
         sized->vis.global.offheight = off_height;
     }
+    // the shadow map need not be much finer than the view; Meta-World's
+    // scenes ask for 4096 x 4096, which software GL renders slowly
+    int shadow = 1024;
+    while (shadow < 2 * (off_width > off_height ? off_width : off_height) && shadow < 4096) {
+        shadow *= 2;
+    }
+    if (sized->vis.quality.shadowsize > shadow) {
+        sized->vis.quality.shadowsize = shadow;
+    }
     mjr_makeContext(sized, &s->context, font_scale);
     free(sized);
     default_camera(s);

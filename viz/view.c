@@ -469,12 +469,17 @@ static void draw_window(Viewer *v) {
     for (int i = 0; i < v->roll.n_tiles; i++) {
         mjr_setBuffer(mjFB_WINDOW, &v->scenes[i].context);
         mjrRect r = tile_rect(i, v->roll.n_tiles, fb_w, fb_h);
-        draw_tile(v, i, r, i == 0 ? status : NULL);
+        draw_tile(v, i, r, NULL);
+    }
+
+    // the status line spans the window: below the single view, above the tiles
+    mjrRect full = {0, 0, fb_w, fb_h};
+    if (v->opt.overlay) {
+        int corner = v->roll.n_tiles == 1 ? mjGRID_BOTTOMLEFT : mjGRID_TOPLEFT;
+        viz_scene_text(&v->scenes[0], full, corner, status, NULL);
     }
     if (v->show_help) {
-        mjrRect full = {0, 0, fb_w, fb_h};
-        mjr_overlay(mjFONT_NORMAL, mjGRID_TOPRIGHT, full, help_keys, help_actions,
-                    &v->scenes[0].context);
+        viz_scene_text(&v->scenes[0], full, mjGRID_TOPRIGHT, help_keys, help_actions);
     }
     glfwSwapBuffers(v->window);
 }

@@ -449,6 +449,34 @@ static void test_mp4_without_ffmpeg_fails(void) {
     free(err);
 }
 
+// With ffmpeg on PATH, the default format is MP4 with the requested frames.
+static void test_record_mp4_with_ffmpeg(void) {
+    if (system("command -v ffmpeg > /dev/null && command -v ffprobe > /dev/null") != 0) {
+        fprintf(stderr, "skipped: ffmpeg or ffprobe is not installed\n");
+        return;
+    }
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s view --random --task drawer-open-v3 --record %s/clip --width 97 "
+             "--height 64 --frames 7",
+             conal, tmp_root);
+    CHECK_EQ_INT(0, run(cmd, "mp4"));
+    char *out = read_output("mp4", "out");
+    CHECK_STR_CONTAINS(out, "recorded 7 frames (97 x 64, 40 fps) to");
+    CHECK_STR_CONTAINS(out, "/clip.mp4");
+    free(out);
+
+    // odd widths are padded to even ones for yuv420p
+    snprintf(cmd, sizeof cmd,
+             "ffprobe -v error -count_frames -show_entries stream=width,height,"
+             "nb_read_frames,pix_fmt -of compact %s/clip.mp4",
+             tmp_root);
+    CHECK_EQ_INT(0, run(cmd, "ffprobe"));
+    out = read_output("ffprobe", "out");
+    CHECK_STR_CONTAINS(out, "width=98|height=64|pix_fmt=yuv420p|nb_read_frames=7");
+    free(out);
+}
+
 // The interactive window opens, draws a few frames and closes.
 static void test_window_draws_frames(void) {
     char cmd[4096];
@@ -474,6 +502,7 @@ int main(void) {
     RUN_TEST(test_checkpoint_matches_eval);
     RUN_TEST(test_foreign_checkpoint_rejected);
     RUN_TEST(test_mp4_without_ffmpeg_fails);
+    RUN_TEST(test_record_mp4_with_ffmpeg);
     RUN_TEST(test_window_draws_frames);
     int rc = check_summary();
     if (rc == 0) {
