@@ -455,7 +455,7 @@ static int run_epoch(Trainer *tr, VisTaskMetrics *test, char *err, size_t err_sz
         vis_model_backward(&tr->model, &tr->batch, weights, CONAL_GRAD_WEIGHTS, losses);
         conal_net_step(tr->model.net, &tr->adam);
         if (!nn_all_finite(tr->model.net->params.w, tr->model.net->params.n)) {
-            return err_set(err, err_sz, ERR_ARG, "vision: weights became non-finite at step "
+            return err_set(err, err_sz, ERR_ARG, "weights became non-finite at step "
                            "%lld; lower train.lr (now %g)", tr->step, tr->cfg.lr);
         }
         tr->step++;
@@ -480,7 +480,7 @@ static int run_epoch(Trainer *tr, VisTaskMetrics *test, char *err, size_t err_sz
         }
     }
     if (n_steps == 0) {
-        return err_set(err, err_sz, ERR_CONFIG, "vision: %d training images make no batch "
+        return err_set(err, err_sz, ERR_CONFIG, "%d training images make no batch "
                        "of train.batch_size %d", n_fit, B);
     }
     double seconds = now_seconds() - t0;
@@ -586,7 +586,7 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
         }
     }
     if (!path) {
-        return err_set(err, err_sz, ERR_ARG, "vision: no CONFIG given and no config.json to "
+        return err_set(err, err_sz, ERR_ARG, "no CONFIG given and no config.json to "
                        "resume from");
     }
     int rc = cfg_load_file(&vis_config_schema, &tr->cfg, path, err, err_sz);
@@ -615,10 +615,10 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", tr->dir);
     snprintf(cfg_path, sizeof cfg_path, "%s/config.json", tr->dir);
     if (opt->resume && !file_exists(ckpt)) {
-        return err_set(err, err_sz, ERR_IO, "vision: --resume: %s not found", ckpt);
+        return err_set(err, err_sz, ERR_IO, "--resume: %s not found", ckpt);
     }
     if (!opt->resume && file_exists(ckpt)) {
-        return err_set(err, err_sz, ERR_ARG, "vision: %s already holds a run; pass --resume "
+        return err_set(err, err_sz, ERR_ARG, "%s already contains a run; pass --resume "
                        "to continue it or choose another --out", tr->dir);
     }
     if (opt->resume) {
@@ -631,7 +631,7 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
         const CfgField *f =
             rc == 0 ? cfg_diff(&vis_config_schema, &old, &tr->cfg, may_change) : NULL;
         if (f) {
-            return err_set(err, err_sz, ERR_CONFIG, "vision: --resume: %s differs from the "
+            return err_set(err, err_sz, ERR_CONFIG, "--resume: %s differs from the "
                            "run's config.json; only train.epochs may change on resume",
                            f->path);
         }
@@ -689,7 +689,7 @@ static int train_stages(Trainer *tr, VisTaskMetrics *test, char *err, size_t err
 int vis_train_main(const VisTrainOptions *opt, char *err, size_t err_sz) {
     Trainer *tr = calloc(1, sizeof *tr);
     if (!tr) {
-        return err_set(err, err_sz, ERR_NOMEM, "vision: out of memory");
+        return err_set(err, err_sz, ERR_NOMEM, "training state: out of memory");
     }
     int rc = resolve_config(tr, opt, err, err_sz);
     if (rc == 0) {
@@ -706,7 +706,7 @@ int vis_train_main(const VisTrainOptions *opt, char *err, size_t err_sz) {
         log_info("vision: dataset=%s train=%d test=%d tasks=%d", tr->ds.name, tr->ds.train.n,
                  tr->ds.test.n, tr->ds.n_tasks);
         tr->perm = malloc(sizeof(int) * (size_t)tr->ds.train.n);
-        rc = tr->perm ? 0 : err_set(err, err_sz, ERR_NOMEM, "vision: out of memory");
+        rc = tr->perm ? 0 : err_set(err, err_sz, ERR_NOMEM, "epoch order: out of memory");
     }
     if (rc == 0) {
         rc = vis_batch_init(&tr->ds, &tr->batch, tr->cfg.batch_size, err, err_sz);
