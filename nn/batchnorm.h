@@ -6,9 +6,9 @@
 //   run = (1 - m) run + m stat, where the running variance takes the
 //   unbiased batch variance (N / (N - 1)), as PyTorch does.
 // Evaluation mode uses the running statistics. gamma and beta are
-// parameters (in the owner's blocks); the running statistics and the batch
-// statistics cached for backward live in a separate state block the owner
-// keeps (and checkpoints), of nn_batchnorm2d_n_state(C) floats.
+// parameters in the owner's blocks. The running statistics and the batch
+// statistics cached for backward live in a separate state block of
+// nn_batchnorm2d_n_state(C) floats, which the owner keeps and checkpoints.
 #ifndef NN_BATCHNORM_H
 #define NN_BATCHNORM_H
 
@@ -32,8 +32,8 @@ typedef struct NnBatchNorm2d {
 size_t nn_batchnorm2d_n_params(int n_ch);
 size_t nn_batchnorm2d_n_state(int n_ch);
 
-// Binds the fields: params holds gamma then beta, grads the same layout,
-// state holds run_mean, run_var, mean, inv_std.
+// Binds the fields: params contains gamma then beta, grads has the same
+// layout, and state contains run_mean, run_var, mean and inv_std.
 void nn_batchnorm2d_bind(NnBatchNorm2d *bn, int n_ch, float *params, float *grads,
                          float *state);
 

@@ -39,8 +39,9 @@ int nn_conv2d_out_size(const NnConv2d *conv, int in) {
 
 // Column count of one sgemm. Small maps are lowered several images at a
 // time and large maps a band of output rows at a time, so each product has
-// about this many columns: wide enough for sgemm to run near its peak, and
-// narrow enough that the column block (C*K*K x cols) stays in cache.
+// about this many columns. That is wide enough for sgemm to run near its
+// peak and narrow enough for the column block (C*K*K x cols) to stay in
+// cache; 1024 and 2048 measured alike in conv_bench, 4096 and 8192 slower.
 #define CONV_COLS 2048
 
 // Work plan for an input size: images per group (small maps) or output rows

@@ -84,6 +84,8 @@ static void same_seed_same_result(void) {
     int rc = run("hps.json", "hps-b", 0, NULL, err, sizeof err);
     CHECK_MSG(rc == 0, "%s", err);
     char *a = summary_field("hps-a", "test"), *b = summary_field("hps-b", "test");
+    CHECK(a != NULL);
+    CHECK(b != NULL);
     CHECK(a && b && strcmp(a, b) == 0);
     free(a);
     free(b);
@@ -97,6 +99,8 @@ static void resume_matches_straight_run(void) {
     rc = run("hps.json", "hps-r", 1, "train.epochs=2", err, sizeof err);
     CHECK_MSG(rc == 0, "%s", err);
     char *a = summary_field("hps-a", "test"), *r = summary_field("hps-r", "test");
+    CHECK(a != NULL);
+    CHECK(r != NULL);
     CHECK(a && r && strcmp(a, r) == 0);
     free(a);
     free(r);
@@ -107,10 +111,12 @@ static void delta_i_against_stl_run(void) {
     int rc = run("stl.json", "stl", 0, NULL, err, sizeof err);
     CHECK_MSG(rc == 0, "%s", err);
     char *self = summary_field("stl", "delta_i");
+    CHECK(self != NULL);
     CHECK(self && strcmp(self, "0") == 0);
     rc = run("pcgrad.json", "pcgrad", 0, NULL, err, sizeof err);
     CHECK_MSG(rc == 0, "%s", err);
     char *d = summary_field("pcgrad", "delta_i");
+    CHECK(d != NULL);
     CHECK(d && strcmp(d, "null") != 0);
     free(self);
     free(d);
@@ -124,7 +130,10 @@ static void conal_searches_then_retrains(void) {
     CHECK(branch != NULL);
     int b0 = 0, b1 = 0;
     CHECK(branch && sscanf(branch, "[%d,%d]", &b0, &b1) == 2);
-    CHECK(b0 >= 1 && b0 <= 4 && b1 >= 1 && b1 <= 4);
+    CHECK(b0 >= 1);
+    CHECK(b0 <= 4);
+    CHECK(b1 >= 1);
+    CHECK(b1 <= 4);
     free(branch);
     char path[512], *text = NULL;
     size_t len = 0;
