@@ -623,10 +623,12 @@ static void mixture_backward(ConalNet *net, ConalWorkspace *ws, const float *dy,
 static void mixture_scatter(const ConalNet *net, ConalWorkspace *ws, int B) {
     const ConalNetImpl *im = net->impl;
     size_t rows = (size_t)B, d = (size_t)im->width[im->P - 1];
-    memset(ws->dS[im->P - 1], 0, (size_t)im->K * rows * d * sizeof(float));
     for (int t = 0; t < im->K; t++) {
         const float *a = ws->a + (size_t)t * (size_t)im->P;
         const float *dO = ws->dO + (size_t)t * rows * d;
+        if (!branch_kept(&net->spec, t, im->P)) {
+            memset(ws->dS[im->P - 1] + (size_t)t * rows * d, 0, rows * d * sizeof(float));
+        }
         for (int p = 1; p <= im->P; p++) {
             if (!branch_kept(&net->spec, t, p)) {
                 continue;
@@ -685,8 +687,11 @@ static void shared_backward(ConalNet *net, ConalWorkspace *ws, int q, int B, int
     size_t din = (size_t)im->width[q - 1], dout = (size_t)im->width[q], rows = (size_t)B;
     size_t n = net->shared_n[q - 1];
     int per_task = (flags & CONAL_GRAD_WEIGHTS) && net->conflict != CONAL_CONFLICT_OFF;
-    if (need_dx) {
-        memset(ws->dS[q - 1], 0, (size_t)im->K * rows * din * sizeof(float));
+    // rows the module's dx does not overwrite start at zero
+    for (int t = 0; need_dx && t < im->K; t++) {
+        if (n == 0 || !im->shared_used[q][t]) {
+            memset(ws->dS[q - 1] + (size_t)t * rows * din, 0, rows * din * sizeof(float));
+        }
     }
     if (n == 0) {
         return;
