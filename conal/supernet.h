@@ -159,11 +159,13 @@ void conal_net_backward(ConalNet *net, const float *dy, float *dx, int B, int fl
 void conal_net_zero_grad(ConalNet *net);
 
 // One Adam step on the weights from params.g. With conflict != OFF and
-// per-task gradients from the last backward, builds the Gram matrix of each
-// shared module and the conflict ratios; with CONAL_CONFLICT_NOTICE, the
-// first module with a negative-cosine pair and every later shared module skip
-// the step (weights, moments and step count unchanged) and their stop counts
-// grow. Everything else takes one step. Fills net->last.
+// per-task gradients from the last backward, it reads each shared module's
+// Gram matrix (built by that backward, or from D when the caller wrote D)
+// and fills the conflict ratios. With CONAL_CONFLICT_NOTICE, the first
+// module with a negative-cosine pair and every later shared module skip the
+// step (weights, moments and step count unchanged) and their stop counts
+// grow. The combine hook, when set, then replaces the shared modules'
+// gradients. Everything else takes one step. Fills net->last.
 void conal_net_step(ConalNet *net, const NnAdamConfig *adam);
 
 // One Adam step on alpha from alpha.g, which it then zeroes (search only).
