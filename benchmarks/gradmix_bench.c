@@ -10,9 +10,10 @@
 // agents run on the same random batch, one update each per round, in
 // rotating order so clock drift hits all alike. Each reports the median
 // round in wall time and in the thread's CPU time, which other processes on
-// a shared machine do not inflate. A second table times the gradient
-// surgery alone (Gram matrices, weights, combination) on the critic's
-// per-task gradients.
+// a shared machine do not inflate. A second table times conal_gradmix_apply
+// alone (its own Gram pass, the weights, the combination) on the critic's
+// per-task gradients. The networks take their Gram matrices from the
+// backward instead, so their surgery costs less than this.
 //
 // Usage: gradmix_bench [--rounds N] [--threads T] (defaults 15 and 1)
 #include <cblas.h>
