@@ -246,9 +246,16 @@ static void test_no_display_fails(void) {
     free(err);
 }
 
-// Bad flags exit 2 with a message naming the value.
+// Bad flags exit 2 with a message naming the value; --help exits 0.
 static void test_bad_flags_rejected(void) {
     char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s view --help", conal);
+    CHECK_EQ_INT(0, run(cmd, "help"));
+    char *help = read_output("help", "out");
+    CHECK_STR_CONTAINS(help, "usage: conal view");
+    CHECK_STR_CONTAINS(help, "xvfb-run -a");
+    free(help);
+
     snprintf(cmd, sizeof cmd, "%s view --random --task reach-v9", conal);
     CHECK_EQ_INT(2, run(cmd, "badtask"));
     char *err = read_output("badtask", "err");
@@ -305,6 +312,28 @@ static void test_record_single_frames(void) {
     }
     free(prev.rgb);
     CHECK(read_frame("single", 6, &img) != 0);   // no seventh frame
+}
+
+// --assets loads the official Meta-World scenes (robot meshes and all).
+static void test_record_official_assets(void) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s view --random --task door-open-v3 --assets %s/metaworld-assets --record "
+             "%s/assets --format png --width 160 --height 120 --frames 1 --no-overlay",
+             conal, CONAL_SHARED_DIR, tmp_root);
+    int rc = run(cmd, "assets");
+    CHECK_EQ_INT(0, rc);
+    if (rc != 0) {
+        show_err("assets");
+        return;
+    }
+    Image img;
+    CHECK_EQ_INT(0, read_frame("assets", 0, &img));
+    CHECK_EQ_INT(160, img.width);
+    if (img.rgb) {
+        CHECK_MSG(region_std(&img, 0, 0, 160, 120) > 20.0, "official scene looks blank");
+    }
+    free(img.rgb);
 }
 
 // All tasks: ten tiles, each showing a scene, no two alike. Frame 0 shows
@@ -498,6 +527,7 @@ int main(void) {
     RUN_TEST(test_bad_flags_rejected);
     RUN_TEST(test_record_single_frames);
     RUN_TEST(test_record_tiled_distinct);
+    RUN_TEST(test_record_official_assets);
     RUN_TEST(test_random_matches_eval);
     RUN_TEST(test_checkpoint_matches_eval);
     RUN_TEST(test_foreign_checkpoint_rejected);
