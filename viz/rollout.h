@@ -5,7 +5,7 @@
 // steps once per viz_rollout_step with actions from one policy call, as
 // rl_evaluate does, so the rewards and success match `conal eval` on the
 // same goal. A finished episode prints one summary line on stdout and the
-// tile moves on to its next goal. This module knows nothing of drawing.
+// tile moves on to its next goal. This module does no drawing.
 #ifndef VIZ_ROLLOUT_H
 #define VIZ_ROLLOUT_H
 
