@@ -55,6 +55,12 @@ static const CfgField fields[] = {
     CFG_F_DOUBLE("agent.adam_eps", RlConfig, adam_eps, 1e-30, 1.0, "Adam epsilon"),
     CFG_F_DOUBLE("agent.grad_clip", RlConfig, grad_clip, 0.0, 1e12,
                  "maximum global gradient L2 norm per network; 0 disables clipping"),
+    CFG_F_DOUBLE("agent.cagrad.c", RlConfig, cagrad_c, 0.0, 100.0,
+                 "CAGrad: radius of the ball around the mean gradient, relative to its norm"),
+    CFG_F_INT("agent.cagrad.iters", RlConfig, cagrad_iters, 0, 100000,
+              "CAGrad: SGD steps on the dual problem over the simplex"),
+    CFG_F_DOUBLE("agent.cagrad.lr", RlConfig, cagrad_lr, 1e-9, 1e9,
+                 "CAGrad: SGD learning rate on the softmax logits of the dual weights"),
     CFG_F_INT("agent.target_update_interval", RlConfig, target_update_interval, 1, 1000000,
               "updates between Polyak steps of the target critics"),
     CFG_F_INT("agent.actor_update_interval", RlConfig, actor_update_interval, 1, 1000000,
@@ -112,6 +118,11 @@ void rl_config_defaults(RlConfig *cfg) {
     cfg->adam_beta2 = 0.999;
     cfg->adam_eps = 1e-8;
     cfg->grad_clip = 0.0;
+
+    // the CAGrad authors' MT10 run (conal_cagrad_defaults): c 0.9, 20 steps at 25
+    cfg->cagrad_c = 0.9;
+    cfg->cagrad_iters = 20;
+    cfg->cagrad_lr = 25.0;
     cfg->target_update_interval = 1;
     cfg->actor_update_interval = 1;
     cfg->steps = 2000000;

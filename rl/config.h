@@ -38,6 +38,9 @@ typedef struct RlConfig {
     double actor_lr, critic_lr, temp_lr;
     double adam_beta1, adam_beta2, adam_eps;
     double grad_clip;               // global L2 norm per network; 0 disables
+    double cagrad_c;                // CAGrad radius c (method cagrad)
+    int cagrad_iters;               // CAGrad SGD steps on its dual problem
+    double cagrad_lr;               // CAGrad SGD learning rate on the dual's logits
     int target_update_interval;     // updates between Polyak steps
     int actor_update_interval;      // updates between actor and temperature steps
 

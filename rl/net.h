@@ -25,6 +25,7 @@
 #include <stdio.h>
 
 #include "common/rng.h"
+#include "conal/gradmix.h"
 #include "nn/activation.h"
 #include "nn/checkpoint.h"
 #include "nn/linear.h"
@@ -64,6 +65,8 @@ typedef struct RlNetSpec {
     NnActivation act;                  // hidden activation (output is linear)
     int max_block;                     // B: largest rows per task block
     int with_target;                   // 1 to keep a Polyak target copy (critics)
+    int has_cagrad;                    // 0: CAGrad methods use conal_cagrad_defaults
+    ConalCagradConfig cagrad;          // CAGrad settings when has_cagrad is 1
 } RlNetSpec;
 
 // Which weights a forward pass uses.

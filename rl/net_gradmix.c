@@ -151,7 +151,11 @@ RlNet *rl_net_create_gradmix(const RlNetSpec *spec, RngState *rng, char *err, si
     }
     g->base_ops = net->ops;
     g->base_impl = net->impl;
-    conal_gradmix_init(&g->gm, method, NULL, rng_next_u64(rng));
+    // the order seed comes from a copy of rng, so networks created after this
+    // one get the same weights as under MT-SAC for the same seed
+    RngState peek = *rng;
+    uint64_t seed = rng_next_u64(&peek) ^ UINT64_C(0x9e3779b97f4a7c15);
+    conal_gradmix_init(&g->gm, method, spec->has_cagrad ? &spec->cagrad : NULL, seed);
     net->ops = &gradmix_ops;
     net->impl = g;
     return net;

@@ -16,10 +16,12 @@
 #include "rl/net.h"
 
 // Creates a PCGrad or CAGrad network (spec->method RL_METHOD_PCGRAD or
-// RL_METHOD_CAGRAD) with the reference CAGrad settings of
-// conal_cagrad_defaults. Initialises the weights from rng exactly as MT-SAC
-// does, then draws the seed of PCGrad's visiting orders from rng. Returns
-// NULL with a message in err for another method or a failed allocation.
+// RL_METHOD_CAGRAD) with spec->cagrad, or the reference CAGrad settings of
+// conal_cagrad_defaults when spec->has_cagrad is 0. Initialises the weights
+// from rng exactly as MT-SAC does and leaves rng where MT-SAC would, so the
+// same seed gives the same weights under every dense method. PCGrad's order
+// seed is derived from rng's state without advancing it. Returns NULL with
+// a message in err for another method or a failed allocation.
 RlNet *rl_net_create_gradmix(const RlNetSpec *spec, RngState *rng, char *err, size_t err_sz);
 
 #endif

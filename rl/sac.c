@@ -19,6 +19,11 @@ static void spec_common(const RlConfig *cfg, int n_tasks, RlNetSpec *spec) {
     spec->n_tasks = n_tasks;
     spec->act = strcmp(cfg->activation, "tanh") == 0 ? NN_ACT_TANH : NN_ACT_RELU;
     spec->max_block = cfg->batch_size;
+    spec->has_cagrad = 1;
+    spec->cagrad = conal_cagrad_defaults();
+    spec->cagrad.c = cfg->cagrad_c;
+    spec->cagrad.n_iters = cfg->cagrad_iters;
+    spec->cagrad.lr = cfg->cagrad_lr;
 }
 
 void rl_sac_actor_spec(const RlConfig *cfg, int n_tasks, int n_obs, int n_act,

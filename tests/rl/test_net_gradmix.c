@@ -14,6 +14,7 @@
 #include "nn/checkpoint.h"
 #include "rl/config.h"
 #include "rl/net.h"
+#include "rl/sac.h"
 #include "tests/check.h"
 
 enum { B = 6, N_IN = 5, N_OUT = 3, MAX_K = 4 };
@@ -259,6 +260,94 @@ static void test_update_without_task_grads_fails(void) {
     rl_net_destroy(net);
 }
 
+// The agent.cagrad keys reach the network spec.
+static void test_cagrad_keys_reach_spec(void) {
+    RlConfig cfg;
+    rl_config_defaults(&cfg);
+    char err[1024] = "";
+    CHECK_EQ_INT(0, cfg_set(rl_config_schema(), &cfg, "agent.cagrad.c=0.5", err, sizeof err));
+    CHECK_EQ_INT(0, cfg_set(rl_config_schema(), &cfg, "agent.cagrad.iters=7", err, sizeof err));
+    CHECK_EQ_INT(0, cfg_set(rl_config_schema(), &cfg, "agent.cagrad.lr=3", err, sizeof err));
+    CHECK(cfg_set(rl_config_schema(), &cfg, "agent.cagrad.lr=0", err, sizeof err) != 0);
+    CHECK_STR_CONTAINS(err, "agent.cagrad.lr");
+    RlNetSpec spec;
+    rl_sac_critic_spec(&cfg, 10, 39, 4, &spec);
+    CHECK_EQ_INT(1, spec.has_cagrad);
+    CHECK_NEAR(0.5, spec.cagrad.c, 0.0);
+    CHECK_EQ_INT(7, spec.cagrad.n_iters);
+    CHECK_NEAR(3.0, spec.cagrad.lr, 0.0);
+}
+
+// A SAC update with CAGrad at radius 0 is the plain MT-SAC update, because
+// all its weights are 1. The agents start from the same weights, and after
+// one update the gradients agree up to the rounding of c^T D against the
+// row sum.
+static void test_cagrad_radius_zero_is_mtsac(void) {
+    enum { K = 3, BB = 8, OBS = 6, ACT = 2 };
+    RlSac *agents[2];
+    const char *methods[2] = {"mtsac", "cagrad"};
+    int same_init = 1;
+    for (int m = 0; m < 2; m++) {
+        RlConfig cfg;
+        rl_config_defaults(&cfg);
+        snprintf(cfg.method, sizeof cfg.method, "%s", methods[m]);
+        cfg.cagrad_c = 0.0;
+        cfg.batch_size = BB;
+        cfg.n_actor_hidden = cfg.n_critic_hidden = 2;
+        cfg.actor_hidden[0] = cfg.actor_hidden[1] = 16;
+        cfg.critic_hidden[0] = cfg.critic_hidden[1] = 16;
+        RngState rng;
+        rng_init(&rng, 5);
+        char err[512];
+        agents[m] = rl_sac_create(&cfg, K, OBS, ACT, &rng, 6, err, sizeof err);
+        CHECK_MSG(agents[m] != NULL, "%s: %s", methods[m], err);
+    }
+    if (!agents[0] || !agents[1]) {
+        return;
+    }
+    same_init &= memcmp(agents[0]->q2->params.w, agents[1]->q2->params.w,
+                        sizeof(float) * agents[0]->q2->params.n) == 0;
+    CHECK(same_init);
+
+    RngState rng;
+    rng_init(&rng, 17);
+    float obs[K * BB * OBS], next_obs[K * BB * OBS], action[K * BB * ACT], reward[K * BB];
+    float eps_next[K * BB * ACT], eps_pi[K * BB * ACT];
+    for (int i = 0; i < K * BB * OBS; i++) {
+        obs[i] = (float)rng_normal(&rng);
+        next_obs[i] = (float)rng_normal(&rng);
+    }
+    for (int i = 0; i < K * BB * ACT; i++) {
+        action[i] = (float)rng_range(&rng, -1.0, 1.0);
+        eps_next[i] = (float)rng_normal(&rng);
+        eps_pi[i] = (float)rng_normal(&rng);
+    }
+    for (int i = 0; i < K * BB; i++) {
+        reward[i] = (float)rng_uniform(&rng);
+    }
+    RlBatch batch = {K, BB, obs, action, reward, next_obs};
+    for (int m = 0; m < 2; m++) {
+        rl_sac_update_with_noise(agents[m], &batch, eps_next, eps_pi, 0);
+    }
+
+    // the optimiser steps leave each network's last gradient in params.g
+    RlNet *nets[2][3] = {{agents[0]->actor, agents[0]->q1, agents[0]->q2},
+                         {agents[1]->actor, agents[1]->q1, agents[1]->q2}};
+    for (int k = 0; k < 3; k++) {
+        double max_diff = 0.0, max_g = 0.0;
+        for (size_t i = 0; i < nets[0][k]->params.n; i++) {
+            double a = (double)nets[0][k]->params.g[i], b = (double)nets[1][k]->params.g[i];
+            max_diff = fmax(max_diff, fabs(a - b));
+            max_g = fmax(max_g, fabs(a));
+        }
+        CHECK(max_g > 0.0);
+        CHECK_MSG(max_diff <= 1e-4 * max_g, "network %d: gradients differ by %g of max %g", k,
+                  max_diff, max_g);
+    }
+    rl_sac_destroy(agents[0]);
+    rl_sac_destroy(agents[1]);
+}
+
 static void test_config_accepts_methods(void) {
     const char *names[2] = {"pcgrad", "cagrad"};
     for (int i = 0; i < 2; i++) {
@@ -279,6 +368,8 @@ int main(void) {
     RUN_TEST(test_cagrad_update_matches);
     RUN_TEST(test_checkpoint_restores_orders);
     RUN_TEST(test_update_without_task_grads_fails);
+    RUN_TEST(test_cagrad_keys_reach_spec);
+    RUN_TEST(test_cagrad_radius_zero_is_mtsac);
     RUN_TEST(test_config_accepts_methods);
     return check_summary();
 }
