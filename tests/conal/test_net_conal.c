@@ -164,6 +164,92 @@ static void test_search_updates_and_ratios(void) {
     rl_net_destroy(net);
 }
 
+// A derived architecture for small_spec with branch points 4, 2 and 3.
+static ConalArchNet small_arch(ConalSpecificKind kind) {
+    ConalArchNet arch;
+    memset(&arch, 0, sizeof arch);
+    snprintf(arch.name, sizeof arch.name, "q1");
+    arch.n_tasks = K;
+    arch.n_slots = 3;
+    arch.specific = kind;
+    int widths[5] = {IN, 6, 7, 6, OUT};
+    memcpy(arch.row_widths, widths, sizeof widths);
+    arch.branch[0] = 4;
+    arch.branch[1] = 2;
+    arch.branch[2] = 3;
+    return arch;
+}
+
+// One backward and update of net on x and dy; returns a copy of the weights.
+static float *update_once(RlNet *net, const float *x, const float *dy) {
+    NnAdamConfig adam = nn_adam_defaults();
+    nn_params_zero_grad(&net->params);
+    rl_net_forward(net, x, B, RL_NET_ONLINE);
+    rl_net_backward(net, dy, NULL, B);
+    rl_net_update(net, &adam);
+    float *w = malloc(net->params.n * sizeof(float));
+    memcpy(w, net->params.w, net->params.n * sizeof(float));
+    return w;
+}
+
+// With gradient only from task 0, the other rows of D are zero, so PCGrad
+// projects nothing and its update equals the plain sum's.
+static void test_retrain_pcgrad_without_conflict(void) {
+    ConalArchNet arch = small_arch(CONAL_PURELY_SPECIFIC);
+    RlConalOptions opt = rl_conal_options_defaults();
+    opt.arch = &arch;
+    opt.random_loss_weights = 0;
+    RlNet *plain = make(&opt, 61, 0);
+    opt.gradmix = CONAL_GRADMIX_PCGRAD;
+    RlNet *pcgrad = make(&opt, 61, 0);
+    RngState rng;
+    rng_init(&rng, 67);
+    float x[K * B * IN], dy[K * B * OUT];
+    fill_normal(x, sizeof x / sizeof x[0], &rng);
+    memset(dy, 0, sizeof dy);
+    fill_normal(dy, B * OUT, &rng);
+    float *wa = update_once(plain, x, dy), *wb = update_once(pcgrad, x, dy);
+    CHECK(memcmp(wa, wb, plain->params.n * sizeof(float)) == 0);
+    free(wa);
+    free(wb);
+    rl_net_destroy(plain);
+    rl_net_destroy(pcgrad);
+}
+
+// The partially-specific ablation builds, runs and updates behind the seam.
+static void test_partially_specific_networks(void) {
+    ConalArchNet arch = small_arch(CONAL_PARTIALLY_SPECIFIC);
+    RlConalOptions opt = rl_conal_options_defaults();
+    opt.specific = CONAL_PARTIALLY_SPECIFIC;
+    opt.conflict_noticing = 0;
+    RlNet *search = make(&opt, 71, 1);
+    opt.arch = &arch;
+    RlNet *derived = make(&opt, 71, 1);
+    CHECK(derived->params.n < search->params.n);
+    RngState rng;
+    rng_init(&rng, 73);
+    float x[K * B * IN], dy[K * B * OUT];
+    fill_normal(x, sizeof x / sizeof x[0], &rng);
+    fill_normal(dy, sizeof dy / sizeof dy[0], &rng);
+    RlNet *nets[2] = {search, derived};
+    for (int i = 0; i < 2; i++) {
+        float *w0 = malloc(nets[i]->params.n * sizeof(float));
+        memcpy(w0, nets[i]->params.w, nets[i]->params.n * sizeof(float));
+        float *w1 = update_once(nets[i], x, dy);
+        CHECK(memcmp(w0, w1, nets[i]->params.n * sizeof(float)) != 0);
+        CHECK(nn_all_finite(w1, nets[i]->params.n));
+        free(w0);
+        free(w1);
+    }
+    // conflict noticing off: the search never skips a shared module's step
+    ConalNet *cn = rl_net_conal(search);
+    for (int q = 0; q < 3; q++) {
+        CHECK_EQ_INT(0, cn->stop_count[q]);
+    }
+    rl_net_destroy(search);
+    rl_net_destroy(derived);
+}
+
 // Checkpoints restore alpha, its moments and the counters.
 static void test_checkpoint_round_trip(void) {
     char dir[512], path[600], err[512] = "";
@@ -275,6 +361,8 @@ int main(void) {
     RUN_TEST(test_retrain_weights_scale_grads);
     RUN_TEST(test_search_updates_and_ratios);
     RUN_TEST(test_estimate_bytes);
+    RUN_TEST(test_retrain_pcgrad_without_conflict);
+    RUN_TEST(test_partially_specific_networks);
     RUN_TEST(test_checkpoint_round_trip);
     RUN_TEST(test_sac_arch_update);
     return check_summary();
