@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "common/cfg.h"
 #include "common/error.h"
 #include "common/fileio.h"
 #include "conal/arch.h"
@@ -78,9 +79,11 @@ static int arch_from_checkpoint(const char *dir, ConalArch *arch, char *err, siz
                        "is it a run directory?", dir);
     }
 
-    // the run's config gives the network shapes
+    // the run's config gives the network shapes; it is read without the
+    // trainer's cross-field checks, which reject methods it cannot run
     snprintf(path, sizeof path, "%s/config.json", dir);
-    int rc = rl_config_load(&cfg, path, NULL, 0, err, err_sz);
+    rl_config_defaults(&cfg);
+    int rc = cfg_load_file(rl_config_schema(), &cfg, path, err, err_sz);
     if (rc != 0) {
         return rc;
     }

@@ -6,6 +6,7 @@
 
 #include "common/fileio.h"
 #include "conal/arch.h"
+#include "nn/checkpoint.h"
 #include "tests/check.h"
 
 static char tmp[512];
@@ -65,6 +66,34 @@ static void test_arch_prints_table(void) {
     CHECK_STR_CONTAINS(out, "push-v3                  S      own    own    | 2");
     CHECK_STR_CONTAINS(out, "door-open-v3             own    own    own    | 1");
     CHECK_STR_CONTAINS(out, "reach-v3                 S      S      S      | 4");
+}
+
+// A run still searching: config.json and checkpoint.bin with each network's
+// alpha (10 tasks, two hidden layers, so P = 3).
+static void test_arch_from_checkpoint(void) {
+    char dir[600], path[700], args[700], out[8192], err[512];
+    snprintf(dir, sizeof dir, "%s/search", tmp);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    const char *cfg = "{\"agent\": {\"method\": \"conal\", \"actor\": {\"hidden\": [8, 8]}, "
+                      "\"critic\": {\"hidden\": [8, 8]}}}\n";
+    CHECK_EQ_INT(0, file_write_atomic(path, cfg, strlen(cfg), err, sizeof err));
+    snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
+    NnCkptWriter w;
+    CHECK_EQ_INT(0, nn_ckpt_writer_open(&w, path, err, sizeof err));
+    const char *names[3] = {"actor.alpha", "q1.alpha", "q2.alpha"};
+    for (int i = 0; i < 3; i++) {
+        float alpha[30] = {0};
+        alpha[3 * 2 + 0] = (float)(i + 1);   // pick-place-v3 prefers branch point 1
+        CHECK_EQ_INT(0, nn_ckpt_write(&w, names[i], alpha, sizeof alpha, err, sizeof err));
+    }
+    CHECK_EQ_INT(0, nn_ckpt_writer_commit(&w, err, sizeof err));
+    snprintf(args, sizeof args, "arch '%s'", dir);
+    CHECK_EQ_INT(0, run_conal(args, out, sizeof out));
+    CHECK_STR_CONTAINS(out, "current search architecture");
+    CHECK_STR_CONTAINS(out, "q2: 10 tasks, 2 module slots");
+    CHECK_STR_CONTAINS(out, "pick-place-v3            own    own    | 1");
+    CHECK_STR_CONTAINS(out, "push-v3                  S      S      | 3");
 }
 
 static void test_arch_errors(void) {
@@ -139,6 +168,7 @@ int main(void) {
     }
     check_tmpdir(tmp, sizeof tmp, "cmdconal");
     RUN_TEST(test_arch_prints_table);
+    RUN_TEST(test_arch_from_checkpoint);
     RUN_TEST(test_arch_errors);
     RUN_TEST(test_conflicts_side_by_side);
     RUN_TEST(test_conflicts_named_layers);
