@@ -11,14 +11,18 @@
 
 static const char train_usage[] =
     "usage: conal train CONFIG.json [--out DIR] [--seed S] [--steps N] [--threads N]\n"
-    "                   [--set key=value]... [--resume] [--estimate] [--quiet]\n"
+    "                   [--set key=value]... [--arch ARCH.json] [--resume] [--estimate]\n"
+    "                   [--quiet]\n"
     "\n"
     "Trains multi-task SAC on the ten MT10 tasks. One step steps every task's env once.\n"
     "  --out DIR        run directory (default runs/<config name>-seed<seed>)\n"
     "  --seed S         overrides the config's seed\n"
-    "  --steps N        overrides train.steps (with --resume: extends a finished run)\n"
+    "  --steps N        overrides train.steps, or retrain.steps for CoNAL methods (with\n"
+    "                   --resume: extends a finished run)\n"
     "  --threads N      env and BLAS threads (default: all cores)\n"
     "  --set key=value  overrides a config key by JSON path, e.g. train.batch_size=64\n"
+    "  --arch FILE      CoNAL methods: skips the search and retrains the architecture in\n"
+    "                   FILE (an arch.json written by a search) from fresh weights\n"
     "  --resume         continues the run in --out DIR from its checkpoint; a CONFIG given\n"
     "                   with it must match the run's config apart from train.steps\n"
     "  --estimate       measures a few hundred steps and prints the projected wall time\n"
@@ -62,6 +66,8 @@ int cmd_train(int argc, char **argv) {
             opt.quiet = 1;
         } else if (strcmp(a, "--out") == 0 && has_value) {
             opt.out_dir = argv[++i];
+        } else if (strcmp(a, "--arch") == 0 && has_value) {
+            opt.arch_path = argv[++i];
         } else if (strcmp(a, "--seed") == 0 && has_value) {
             if ((opt.seed = parse_count(a, argv[++i])) < 0) {
                 return 2;

@@ -9,6 +9,7 @@
 #include "rl/net.h"
 
 static const char *const activation_names[] = {"relu", "tanh", NULL};
+static const char *const specific_names[] = {"purely", "partially", NULL};
 
 #define BIG 1e15
 
@@ -66,8 +67,24 @@ static const CfgField fields[] = {
     CFG_F_INT("agent.actor_update_interval", RlConfig, actor_update_interval, 1, 1000000,
               "updates between actor and temperature steps"),
 
+    CFG_F_ENUM("agent.conal.specific", RlConfig, conal_specific, specific_names,
+               "CoNAL specific modules: purely (one chain per task) or partially (one "
+               "chain per branch point, an ablation)"),
+    CFG_F_BOOL("agent.conal.conflict_noticing", RlConfig, conal_conflict_noticing,
+               "CoNAL search: skip a shared module's step when task gradients conflict"),
+    CFG_F_BOOL("agent.conal.random_loss_weights", RlConfig, conal_random_loss_weights,
+               "CoNAL retrain: draw task loss weights from U[0,1], normalised, every update; "
+               "false weighs every task 1/K"),
+    CFG_F_INT64("search.steps", RlConfig, search_steps, 0, BIG,
+                "CoNAL: steps of the architecture search, a multiple of env.episode_length"),
+    CFG_F_DOUBLE("search.arch_lr", RlConfig, search_arch_lr, 0.0, 10.0,
+                 "CoNAL: Adam learning rate of the architecture weights alpha"),
+    CFG_F_INT64("retrain.steps", RlConfig, retrain_steps, 1, BIG,
+                "CoNAL: steps of retraining the derived network from fresh weights"),
+
     CFG_F_INT64("train.steps", RlConfig, steps, 1, BIG,
-                "total steps; one step steps every task's env once"),
+                "total steps; one step steps every task's env once (CoNAL methods: set to "
+                "search.steps + retrain.steps)"),
     CFG_F_INT("train.batch_size", RlConfig, batch_size, 1, 1000000,
               "rows per task in a training batch (the batch has K blocks of this many rows)"),
     CFG_F_INT64("train.random_steps", RlConfig, random_steps, 0, BIG,
@@ -125,6 +142,12 @@ void rl_config_defaults(RlConfig *cfg) {
     cfg->cagrad_lr = 25.0;
     cfg->target_update_interval = 1;
     cfg->actor_update_interval = 1;
+    snprintf(cfg->conal_specific, sizeof cfg->conal_specific, "purely");
+    cfg->conal_conflict_noticing = 1;
+    cfg->conal_random_loss_weights = 1;
+    cfg->search_steps = 500000;
+    cfg->search_arch_lr = 3e-4;
+    cfg->retrain_steps = 2000000;
     cfg->steps = 2000000;
     cfg->batch_size = 128;
     cfg->random_steps = 1500;
@@ -172,19 +195,32 @@ int rl_config_check(const RlConfig *cfg, char *err, size_t err_sz) {
                     "agent.actor.log_std_max %g",
                     cfg->log_std_min, cfg->log_std_max);
     }
-    int method = rl_method_parse(cfg->method);
-    if (method != RL_METHOD_STL && method != RL_METHOD_MTSAC && method != RL_METHOD_MHSAC &&
-        method != RL_METHOD_PCGRAD && method != RL_METHOD_CAGRAD) {
+    if (rl_config_is_conal(cfg) && cfg->search_steps % T != 0) {
         add_problem(err, err_sz, &len,
-                    "config: agent.method: '%s' is not built yet; available: stl, mtsac, "
-                    "mhsac, pcgrad, cagrad",
-                    cfg->method);
+                    "config: search.steps: %lld is not a multiple of env.episode_length %lld "
+                    "(the search ends at an episode boundary)",
+                    cfg->search_steps, T);
     }
     if (cfg->n_actor_hidden > RL_NET_MAX_HIDDEN || cfg->n_critic_hidden > RL_NET_MAX_HIDDEN) {
         add_problem(err, err_sz, &len, "config: agent: at most %d hidden layers",
                     RL_NET_MAX_HIDDEN);
     }
     return len ? ERR_CONFIG : 0;
+}
+
+int rl_config_is_conal(const RlConfig *cfg) {
+    int method = rl_method_parse(cfg->method);
+    return method == RL_METHOD_CONAL || method == RL_METHOD_CONAL_PCGRAD ||
+           method == RL_METHOD_CONAL_CAGRAD;
+}
+
+void rl_config_set_steps(RlConfig *cfg, long long steps) {
+    if (rl_config_is_conal(cfg)) {
+        cfg->retrain_steps = steps;
+        cfg->steps = cfg->search_steps + steps;
+    } else {
+        cfg->steps = steps;
+    }
 }
 
 int rl_config_load(RlConfig *cfg, const char *path, const char *const *sets, int n_sets,
@@ -199,6 +235,9 @@ int rl_config_load(RlConfig *cfg, const char *path, const char *const *sets, int
         if (rc != 0) {
             return rc;
         }
+    }
+    if (rl_config_is_conal(cfg)) {
+        rl_config_set_steps(cfg, cfg->retrain_steps);
     }
     return rl_config_check(cfg, err, err_sz);
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "common/cfg.h"
+#include "conal/arch.h"
 
 #define RL_MAX_HIDDEN 6
 
@@ -44,6 +45,16 @@ typedef struct RlConfig {
     int target_update_interval;     // updates between Polyak steps
     int actor_update_interval;      // updates between actor and temperature steps
 
+    // CoNAL methods (conal, conal-pcgrad, conal-cagrad)
+    char conal_specific[16];        // purely or partially (ablation) specific modules
+    int conal_conflict_noticing;    // search: skip shared-module steps on conflict
+    int conal_random_loss_weights;  // retrain: w_t ~ U[0,1] normalised; 0 uses 1/K
+    long long search_steps;         // steps of the search phase; 0 retrains --arch
+    double search_arch_lr;          // Adam learning rate of the architecture weights
+    long long retrain_steps;        // steps of the retrain phase
+    const ConalArch *conal_arch;    // not in JSON; borrowed: set by the trainer while
+                                    // retraining, NULL while searching
+
     // train
     long long steps;                // total steps
     int batch_size;                 // B: rows per task in a training batch
@@ -66,6 +77,13 @@ const CfgSchema *rl_config_schema(void);
 // method known and built, ...). Appends one line per problem to err and
 // returns 0 or ERR_CONFIG.
 int rl_config_check(const RlConfig *cfg, char *err, size_t err_sz);
+
+// 1 when cfg->method is conal, conal-pcgrad or conal-cagrad.
+int rl_config_is_conal(const RlConfig *cfg);
+
+// Sets the run length from --steps: retrain.steps for CoNAL methods (then
+// train.steps = search.steps + retrain.steps), train.steps otherwise.
+void rl_config_set_steps(RlConfig *cfg, long long steps);
 
 // Loads path onto the defaults and applies the "key=value" overrides in
 // order, then checks. Returns 0, or ERR_IO / ERR_CONFIG with every problem in

@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "conal/gradmix.h"
+#include "rl/net_conal.h"
 #include "rl/net_gradmix.h"
 
 const char *const rl_method_names[] = {
@@ -401,6 +402,23 @@ RlNet *rl_net_create_dense(const RlNetSpec *spec, int n_shared_levels, int one_h
     return net;
 }
 
+// A CoNAL network with the options of spec. The search always sums task
+// gradients; PCGrad or CAGrad act in the retrain phase of their methods.
+static RlNet *create_conal(const RlNetSpec *spec, RngState *rng, char *err, size_t err_sz) {
+    RlConalOptions opt = rl_conal_options_defaults();
+    opt.arch = spec->conal_arch;
+    opt.specific = spec->conal_specific;
+    opt.conflict_noticing = spec->conal_conflict_noticing;
+    opt.random_loss_weights = spec->conal_random_loss_weights;
+    if (spec->conal_arch && spec->method == RL_METHOD_CONAL_PCGRAD) {
+        opt.gradmix = CONAL_GRADMIX_PCGRAD;
+    } else if (spec->conal_arch && spec->method == RL_METHOD_CONAL_CAGRAD) {
+        opt.gradmix = CONAL_GRADMIX_CAGRAD;
+    }
+    opt.seed = rng_next_u64(rng);
+    return rl_net_create_conal(spec, &opt, rng, err, err_sz);
+}
+
 RlNet *rl_net_create(const RlNetSpec *spec, RngState *rng, char *err, size_t err_sz) {
     int levels = spec->n_hidden + 1;
     switch (spec->method) {
@@ -416,11 +434,7 @@ RlNet *rl_net_create(const RlNetSpec *spec, RngState *rng, char *err, size_t err
     case RL_METHOD_CONAL:
     case RL_METHOD_CONAL_PCGRAD:
     case RL_METHOD_CONAL_CAGRAD:
-        err_set(err, err_sz, ERR_CONFIG,
-                "agent.method: '%s' is not built yet; available: stl, mtsac, mhsac, "
-                "pcgrad, cagrad",
-                rl_method_names[spec->method]);
-        return NULL;
+        return create_conal(spec, rng, err, err_sz);
     default:
         err_set(err, err_sz, ERR_CONFIG, "agent.method: unknown method id %d",
                 (int)spec->method);
@@ -550,6 +564,10 @@ int rl_net_load(RlNet *net, const NnCkpt *ck, const char *prefix, char *err, siz
 // ---- sizes ----
 
 size_t rl_net_estimate_bytes(const RlNetSpec *spec) {
+    if (spec->method == RL_METHOD_CONAL || spec->method == RL_METHOD_CONAL_PCGRAD ||
+        spec->method == RL_METHOD_CONAL_CAGRAD) {
+        return rl_net_conal_estimate_bytes(spec);
+    }
     int one_hot = spec->method == RL_METHOD_MTSAC;
     int n_in_total = spec->n_in + (one_hot ? spec->n_tasks : 0);
     size_t n = dense_count_params(spec, n_in_total, spec->n_hidden + 1);

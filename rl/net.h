@@ -25,6 +25,7 @@
 #include <stdio.h>
 
 #include "common/rng.h"
+#include "conal/arch.h"
 #include "conal/gradmix.h"
 #include "nn/activation.h"
 #include "nn/checkpoint.h"
@@ -67,6 +68,12 @@ typedef struct RlNetSpec {
     int with_target;                   // 1 to keep a Polyak target copy (critics)
     int has_cagrad;                    // 0: CAGrad methods use conal_cagrad_defaults
     ConalCagradConfig cagrad;          // CAGrad settings when has_cagrad is 1
+
+    // CoNAL methods only (rl/net_conal.h)
+    const ConalArchNet *conal_arch;    // borrowed; NULL: search supernet, else derived
+    ConalSpecificKind conal_specific;  // purely or partially specific modules
+    int conal_conflict_noticing;       // search: skip conflicting shared-module steps
+    int conal_random_loss_weights;     // retrain: random task loss weights, else 1/K
 } RlNetSpec;
 
 // Which weights a forward pass uses.

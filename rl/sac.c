@@ -24,6 +24,22 @@ static void spec_common(const RlConfig *cfg, int n_tasks, RlNetSpec *spec) {
     spec->cagrad.c = cfg->cagrad_c;
     spec->cagrad.n_iters = cfg->cagrad_iters;
     spec->cagrad.lr = cfg->cagrad_lr;
+    spec->conal_specific = strcmp(cfg->conal_specific, "partially") == 0
+                               ? CONAL_PARTIALLY_SPECIFIC
+                               : CONAL_PURELY_SPECIFIC;
+    spec->conal_conflict_noticing = cfg->conal_conflict_noticing;
+    spec->conal_random_loss_weights = cfg->conal_random_loss_weights;
+}
+
+// The derived architecture of network name while a CoNAL run retrains,
+// else NULL (search, or not CoNAL). The trainer checks that every entry exists.
+static const ConalArchNet *conal_arch_of(const RlConfig *cfg, const char *name) {
+    if (!cfg->conal_arch) {
+        return NULL;
+    }
+    const ConalArchNet *a = conal_arch_find(cfg->conal_arch, name);
+    ASSERT(a, "sac: the architecture has no network \"%s\"", name);
+    return a;
 }
 
 void rl_sac_actor_spec(const RlConfig *cfg, int n_tasks, int n_obs, int n_act,
@@ -95,9 +111,12 @@ RlSac *rl_sac_create(const RlConfig *cfg, int n_tasks, int n_obs, int n_act,
     // networks: actor first, then the critics, each drawing its init from init_rng
     RlNetSpec spec;
     rl_sac_actor_spec(cfg, n_tasks, n_obs, n_act, &spec);
+    spec.conal_arch = conal_arch_of(cfg, "actor");
     s->actor = rl_net_create(&spec, init_rng, err, err_sz);
     rl_sac_critic_spec(cfg, n_tasks, n_obs, n_act, &spec);
+    spec.conal_arch = conal_arch_of(cfg, "q1");
     s->q1 = s->actor ? rl_net_create(&spec, init_rng, err, err_sz) : NULL;
+    spec.conal_arch = conal_arch_of(cfg, "q2");
     s->q2 = s->q1 ? rl_net_create(&spec, init_rng, err, err_sz) : NULL;
     if (!s->q2) {
         rl_sac_destroy(s);

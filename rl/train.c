@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/version_info.h"
 #include "envs/vec.h"
+#include "rl/train_conal.h"
 
 #define K_TASKS ENV_N_TASKS
 #define CKPT_FORMAT 1
@@ -43,6 +44,7 @@ typedef struct Trainer {
     int64_t episodes;                // episodes finished per task
     double best_success;             // best mean evaluation success, -1 before any
     int goals[K_TASKS];              // goal of each env's current or last episode
+    RlConalRun conal;                // CoNAL search and retrain phases (inactive otherwise)
 
     // buffers of one step
     float obs[K_TASKS * ENV_OBS_DIM];        // (K x O)
@@ -323,6 +325,7 @@ static int record_metrics(Trainer *tr, char *err, size_t err_sz) {
     cJSON_AddItemToObject(conflict, "actor", conflict_object(tr->sac->actor, &conflict_actor));
     cJSON_AddItemToObject(conflict, "q1", conflict_object(tr->sac->q1, &conflict_q));
     cJSON_AddItemToObject(o, "conflict_ratio", conflict);
+    rl_conal_run_metrics(&tr->conal, tr->sac, o);
     cJSON_AddNumberToObject(o, "sim_truncations", (double)tr->sim_truncations);
     cJSON_AddNumberToObject(o, "env_steps_per_s", sps);
     cJSON_AddNumberToObject(o, "updates_per_s", ups);
@@ -390,6 +393,7 @@ static int save_checkpoint(const Trainer *tr, const char *name, int with_replay,
         (rc = nn_ckpt_write(&w, "trainer.replay_rng", &tr->replay_rng, sizeof tr->replay_rng,
                             err, err_sz)) != 0 ||
         (rc = rl_sac_save(tr->sac, &w, err, err_sz)) != 0 ||
+        (tr->conal.active && (rc = rl_conal_run_save(&tr->conal, &w, err, err_sz)) != 0) ||
         (with_replay && (rc = rl_replay_save(&tr->replay, &w, err, err_sz)) != 0)) {
         nn_ckpt_writer_abort(&w);
         return rc;
@@ -421,6 +425,9 @@ static int load_checkpoint(Trainer *tr, char *err, size_t err_sz) {
     if (rc == 0) {
         rc = nn_ckpt_read(&ck, "trainer.replay_rng", &tr->replay_rng, sizeof tr->replay_rng,
                           err, err_sz);
+    }
+    if (rc == 0 && tr->conal.active) {
+        rc = rl_conal_run_resume(&tr->conal, &tr->cfg, &ck, tr->dir, &tr->sac, err, err_sz);
     }
     if (rc == 0) {
         rc = rl_sac_load(tr->sac, &ck, err, err_sz);
@@ -494,6 +501,7 @@ static void trainer_deinit(Trainer *tr) {
     rl_sac_destroy(tr->sac);
     rl_replay_deinit(&tr->replay);
     rl_batch_deinit(&tr->batch);
+    rl_conal_run_deinit(&tr->conal);
 }
 
 // Starts a new episode on every env: each goes to its next goal.
@@ -525,7 +533,7 @@ static int restore_goals(Trainer *tr, char *err, size_t err_sz) {
 
 // One step of all envs with random or policy actions; stores transitions.
 static int collect_step(Trainer *tr, char *err, size_t err_sz) {
-    if (tr->step < tr->cfg.random_steps) {
+    if (tr->step - rl_conal_run_phase_start(&tr->conal) < tr->cfg.random_steps) {
         for (int j = 0; j < K_TASKS * ENV_ACT_DIM; j++) {
             tr->actions[j] = (float)rng_range(&tr->collect_rng, -1.0, 1.0);
         }
@@ -575,11 +583,12 @@ static int collect_step(Trainer *tr, char *err, size_t err_sz) {
 
 // Runs the configured updates after a step once random_steps have passed.
 static void update_step(Trainer *tr, int want_task_grads) {
-    if (tr->step <= tr->cfg.random_steps) {
+    if (tr->step - rl_conal_run_phase_start(&tr->conal) <= tr->cfg.random_steps) {
         return;
     }
     for (int u = 0; u < tr->cfg.updates_per_step; u++) {
         rl_replay_sample(&tr->replay, &tr->replay_rng, &tr->batch);
+        rl_conal_run_arch_update(&tr->conal, tr->sac, &tr->replay, &tr->replay_rng);
         int last = u == tr->cfg.updates_per_step - 1;
         rl_sac_update(tr->sac, &tr->batch, want_task_grads && last);
         tr->n_updates_interval++;
@@ -644,6 +653,19 @@ static int write_summary(const Trainer *tr, const RlEvalResult *res, char *err,
     return rc;
 }
 
+// Ends a CoNAL search: the derived agent from fresh weights, empty replay
+// buffers, a new best.bin for the retrained agent, and a checkpoint in the
+// retrain phase.
+static int switch_to_retrain(Trainer *tr, char *err, size_t err_sz) {
+    int rc = rl_conal_run_switch(&tr->conal, &tr->cfg, tr->dir, &tr->sac, &tr->replay, err,
+                                 err_sz);
+    if (rc != 0) {
+        return rc;
+    }
+    tr->best_success = -1.0;
+    return save_checkpoint(tr, "checkpoint.bin", 1, err, err_sz);
+}
+
 // The loop from tr->step to cfg.steps. Returns 0, 130 after an interrupt, or
 // a negative ErrCode.
 static int train_loop(Trainer *tr, char *err, size_t err_sz) {
@@ -652,6 +674,10 @@ static int train_loop(Trainer *tr, char *err, size_t err_sz) {
     memset(&res, 0, sizeof res);
     int rc = 0;
     while (tr->step < cfg->steps) {
+        if (rl_conal_run_switch_due(&tr->conal, tr->step) &&
+            (rc = switch_to_retrain(tr, err, err_sz)) != 0) {
+            return rc;
+        }
         if (tr->step % cfg->episode_length == 0 && (rc = reset_all(tr, err, err_sz)) != 0) {
             return rc;
         }
@@ -708,7 +734,12 @@ static int apply_flags(RlConfig *cfg, const RlTrainOptions *opt, char *err, size
         cfg->seed = opt->seed;
     }
     if (opt->steps >= 0) {
-        cfg->steps = opt->steps;
+        rl_config_set_steps(cfg, opt->steps);
+    }
+    if (opt->arch_path) {
+        // --arch retrains the given architecture, so the run has no search
+        cfg->search_steps = 0;
+        rl_config_set_steps(cfg, cfg->retrain_steps);
     }
     return rl_config_check(cfg, err, err_sz);
 }
@@ -736,7 +767,7 @@ static int resolve_resume(RlConfig *cfg, const RlTrainOptions *opt, const char *
         if (rc != 0) {
             return rc;
         }
-        static const char *const ignore[] = {"train.steps", NULL};
+        static const char *const ignore[] = {"train.steps", "retrain.steps", NULL};
         const CfgField *f = cfg_diff(rl_config_schema(), cfg, &given, ignore);
         if (f) {
             char a[128], b[128];
@@ -909,6 +940,13 @@ int rl_train_main(const RlTrainOptions *opt, char *err, size_t err_sz) {
     tr->t_start = now_seconds();
     rl_set_blas_threads(opt->threads);
     int rc = resolve_run(tr, opt, err, err_sz);
+    if (rc == 0 && opt->resume && opt->arch_path) {
+        rc = err_set(err, err_sz, ERR_ARG,
+                     "--arch with --resume: a resumed run keeps its own arch.json; drop --arch");
+    }
+    if (rc == 0) {
+        rc = rl_conal_run_init(&tr->conal, &tr->cfg, tr->dir, opt->arch_path, err, err_sz);
+    }
     if (rc == 0) {
         rc = trainer_init(tr, err, err_sz);
     }

@@ -32,6 +32,7 @@
 typedef struct RlTrainOptions {
     const char *config_path;          // CONFIG.json, or NULL with resume
     const char *out_dir;              // run directory, or NULL for the default
+    const char *arch_path;            // --arch: retrain this arch.json without a search
     long long seed;                   // -1: from the config
     long long steps;                  // -1: from the config
     int threads;                      // env and BLAS threads, >= 1

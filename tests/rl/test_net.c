@@ -268,7 +268,7 @@ static void test_pack_one_hot(void) {
     rl_net_destroy(mh);
 }
 
-// Methods that are not built are rejected with their name.
+// A CoNAL spec without hidden layers is rejected; method names parse.
 static void test_unbuilt_method_rejected(void) {
     RlNetSpec spec;
     memset(&spec, 0, sizeof spec);
@@ -281,7 +281,7 @@ static void test_unbuilt_method_rejected(void) {
     rng_init(&rng, 1);
     char err[256] = "";
     CHECK(rl_net_create(&spec, &rng, err, sizeof err) == NULL);
-    CHECK_STR_CONTAINS(err, "'conal' is not built yet");
+    CHECK_STR_CONTAINS(err, "0 hidden layers");
     CHECK_EQ_INT(RL_METHOD_MHSAC, rl_method_parse("mhsac"));
     CHECK_EQ_INT(-1, rl_method_parse("mt-sac"));
 }
