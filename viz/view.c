@@ -579,6 +579,18 @@ int viz_view_main(const VizViewOptions *o, char *err, size_t err_sz) {
         default_size(v->roll.n_tiles, &v->opt.width, &v->opt.height);
     }
     if (rc == 0) {
+        char policy[64];
+        format_policy(&v->policy, policy, sizeof policy);
+        if (v->policy.sac) {
+            printf("policy: %s (%s), ", v->policy.source, policy);
+        } else {
+            printf("policy: random actions, ");
+        }
+        printf("%d task%s, %d-step episodes\n", v->roll.n_tiles,
+               v->roll.n_tiles == 1 ? "" : "s", v->policy.cfg.episode_length);
+        fflush(stdout);
+    }
+    if (rc == 0) {
         rc = open_window(v, v->opt.width, v->opt.height, err, err_sz);
     }
     if (rc == 0) {

@@ -391,6 +391,7 @@ static void test_random_matches_eval(void) {
              conal);
     CHECK_EQ_INT(0, run(cmd, "random-eval"));
     char *view_out = read_output("random", "out"), *eval_out = read_output("random-eval", "out");
+    CHECK_STR_CONTAINS(view_out, "policy: random actions, 10 tasks, 150-step episodes");
     Episodes e;
     CHECK_EQ_INT(ENV_N_TASKS, parse_episodes(view_out, &e));
     int tasks[ENV_N_TASKS];
@@ -403,7 +404,7 @@ static void test_random_matches_eval(void) {
 }
 
 // A trained checkpoint: one task and all ten match `conal eval` on goal 3,
-// and the overlay's training step comes from the checkpoint.
+// and the policy line reports the training step stored in the checkpoint.
 static void test_checkpoint_matches_eval(void) {
     CHECK_EQ_INT(0, train_tiny("run", 16));
     char cmd[4096];
@@ -421,6 +422,8 @@ static void test_checkpoint_matches_eval(void) {
     CHECK_EQ_INT(0, run(cmd, "ckpt-one-eval"));
     char *view_out = read_output("ckpt-one", "out");
     char *eval_out = read_output("ckpt-one-eval", "out");
+    CHECK_STR_CONTAINS(view_out, "/run/checkpoint.bin (trained 40 steps), 1 task, 20-step "
+                                 "episodes");
     Episodes e;
     CHECK_EQ_INT(2, parse_episodes(view_out, &e));
     int reach = 0;
@@ -438,6 +441,7 @@ static void test_checkpoint_matches_eval(void) {
                               "--threads 1", conal, tmp_root);
     CHECK_EQ_INT(0, run(cmd, "ckpt-all-eval"));
     view_out = read_output("ckpt-all", "out");
+    CHECK_STR_CONTAINS(view_out, "/run/best.bin (trained 40 steps), 10 tasks");
     eval_out = read_output("ckpt-all-eval", "out");
     CHECK_EQ_INT(ENV_N_TASKS, parse_episodes(view_out, &e));
     int tasks[ENV_N_TASKS];
