@@ -567,6 +567,20 @@ static int prepare(Viewer *v, char *err, size_t err_sz) {
                               err_sz);
 }
 
+// Prints which policy plays how many tasks, before the first frame.
+static void print_start(const Viewer *v) {
+    char policy[64];
+    format_policy(&v->policy, policy, sizeof policy);
+    if (v->policy.sac) {
+        printf("policy: %s (%s), ", v->policy.source, policy);
+    } else {
+        printf("policy: random actions, ");
+    }
+    printf("%d task%s, %d-step episodes\n", v->roll.n_tiles, v->roll.n_tiles == 1 ? "" : "s",
+           v->policy.cfg.episode_length);
+    fflush(stdout);
+}
+
 int viz_view_main(const VizViewOptions *o, char *err, size_t err_sz) {
     ASSERT(o->fps >= 1 && o->fps <= VIZ_STEPS_PER_SECOND, "viz_view_main: fps %d", o->fps);
     Viewer *v = err_xcalloc(1, sizeof *v, "viewer");
@@ -575,24 +589,16 @@ int viz_view_main(const VizViewOptions *o, char *err, size_t err_sz) {
         v->opt.episodes = 1;   // a recording needs an end
     }
     int rc = prepare(v, err, err_sz);
-    if (rc == 0 && (v->opt.width <= 0 || v->opt.height <= 0)) {
-        default_size(v->roll.n_tiles, &v->opt.width, &v->opt.height);
-    }
     if (rc == 0) {
-        char policy[64];
-        format_policy(&v->policy, policy, sizeof policy);
-        if (v->policy.sac) {
-            printf("policy: %s (%s), ", v->policy.source, policy);
-        } else {
-            printf("policy: random actions, ");
+        if (v->opt.width <= 0 || v->opt.height <= 0) {
+            default_size(v->roll.n_tiles, &v->opt.width, &v->opt.height);
         }
-        printf("%d task%s, %d-step episodes\n", v->roll.n_tiles,
-               v->roll.n_tiles == 1 ? "" : "s", v->policy.cfg.episode_length);
-        fflush(stdout);
-    }
-    if (rc == 0) {
+        print_start(v);
         rc = open_window(v, v->opt.width, v->opt.height, err, err_sz);
     }
+
+    // scenes need the window's GL context; the window's framebuffer may be
+    // larger than its size on high-DPI screens
     if (rc == 0) {
         int fb_w = v->opt.width, fb_h = v->opt.height;
         if (!v->opt.record) {
