@@ -67,7 +67,10 @@ static int start_ffmpeg(VizRecorder *rec, char *err, size_t err_sz) {
     rec->pipe = fdopen(fds[1], "wb");
     rec->pid = pid;
     if (!rec->pipe) {
+        // ffmpeg reads end of file and exits; reap it
         close(fds[1]);
+        waitpid(pid, NULL, 0);
+        rec->pid = -1;
         return err_set(err, err_sz, ERR_IO, "fdopen of the ffmpeg pipe failed");
     }
     // a dead ffmpeg must surface as a write error, not kill the viewer
