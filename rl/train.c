@@ -928,7 +928,10 @@ static int prepare_dir(Trainer *tr, const RlTrainOptions *opt, char *err, size_t
         return rc != 0 ? rc : restore_goals(tr, err, err_sz);
     }
     int rc = file_mkdirs(tr->dir, err, err_sz);
-    return rc != 0 ? rc : cfg_save_file(rl_config_schema(), &tr->cfg, path, err, err_sz);
+    if (rc == 0) {
+        rc = cfg_save_file(rl_config_schema(), &tr->cfg, path, err, err_sz);
+    }
+    return rc != 0 ? rc : rl_conal_run_write_arch(&tr->conal, tr->dir, err, err_sz);
 }
 
 int rl_train_main(const RlTrainOptions *opt, char *err, size_t err_sz) {

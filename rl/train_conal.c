@@ -102,6 +102,15 @@ int rl_conal_run_init(RlConalRun *run, RlConfig *cfg, const char *dir, const cha
     return 0;
 }
 
+int rl_conal_run_write_arch(const RlConalRun *run, const char *dir, char *err, size_t err_sz) {
+    if (!run->active || !run->retraining || run->search_steps > 0) {
+        return 0;
+    }
+    char path[1200];
+    snprintf(path, sizeof path, "%s/arch.json", dir);
+    return conal_arch_save(&run->arch, path, err, err_sz);
+}
+
 void rl_conal_run_deinit(RlConalRun *run) {
     if (run->active) {
         rl_batch_deinit(&run->val);

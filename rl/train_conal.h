@@ -48,6 +48,11 @@ typedef struct RlConalRun {
 int rl_conal_run_init(RlConalRun *run, RlConfig *cfg, const char *dir, const char *arch_path,
                       char *err, size_t err_sz);
 
+// Writes dir/arch.json for a new run that retrains from the start (--arch),
+// so the run directory records its architecture. A no-op for other runs.
+// Returns 0 or ERR_IO.
+int rl_conal_run_write_arch(const RlConalRun *run, const char *dir, char *err, size_t err_sz);
+
 // Frees the validation batch; an inactive run is a no-op.
 void rl_conal_run_deinit(RlConalRun *run);
 
