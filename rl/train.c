@@ -581,7 +581,8 @@ static int collect_step(Trainer *tr, char *err, size_t err_sz) {
     return 0;
 }
 
-// Runs the configured updates after a step once random_steps have passed.
+// Runs the configured updates after a step once the random_steps of the
+// current phase have passed (a CoNAL retrain starts them over).
 static void update_step(Trainer *tr, int want_task_grads) {
     if (tr->step - rl_conal_run_phase_start(&tr->conal) <= tr->cfg.random_steps) {
         return;
@@ -728,7 +729,7 @@ static size_t physical_memory(void) {
     return pages > 0 && page > 0 ? (size_t)pages * (size_t)page : 0;
 }
 
-// Applies --seed and --steps, then the cross-field checks.
+// Applies --seed, --steps and --arch, then the cross-field checks.
 static int apply_flags(RlConfig *cfg, const RlTrainOptions *opt, char *err, size_t err_sz) {
     if (opt->seed >= 0) {
         cfg->seed = opt->seed;
@@ -744,8 +745,8 @@ static int apply_flags(RlConfig *cfg, const RlTrainOptions *opt, char *err, size
     return rl_config_check(cfg, err, err_sz);
 }
 
-// Resolves the config of a resumed run: DIR/config.json plus --steps; a
-// CONFIG given as well must match it apart from train.steps.
+// Resolves the config of a resumed run: DIR/config.json plus --steps. A
+// CONFIG given as well must match it apart from train.steps and retrain.steps.
 static int resolve_resume(RlConfig *cfg, const RlTrainOptions *opt, const char *dir,
                           char *err, size_t err_sz) {
     char path[1200];
@@ -775,7 +776,7 @@ static int resolve_resume(RlConfig *cfg, const RlTrainOptions *opt, const char *
             cfg_format_value(f, &given, b, sizeof b);
             return err_set(err, err_sz, ERR_CONFIG,
                            "--resume: %s differs: the run has %s, %s has %s (only "
-                           "train.steps may change on resume)",
+                           "train.steps and retrain.steps may change on resume)",
                            f->path, a, opt->config_path, b);
         }
     } else if (opt->n_sets > 0 || opt->seed >= 0) {

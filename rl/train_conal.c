@@ -16,7 +16,7 @@
 // Networks of an agent, in arch.json and checkpoint order.
 static const char *const net_names[3] = {"actor", "q1", "q2"};
 
-// RNG streams of the retrain phase's fresh agent; the trainer uses 1 to 4.
+// RNG streams of the retrain phase's fresh agent, after the trainer's 1 to 4.
 enum { STREAM_RETRAIN_INIT = 5, STREAM_RETRAIN_NOISE = 6 };
 
 // The three networks of sac.

@@ -13,8 +13,8 @@
 // search.steps 0 (`conal train --arch FILE`) retrains a given architecture.
 //
 // The trainer (rl/train.c) owns the agent and the replay buffers and calls
-// the hooks below; this file does not step envs, write metrics files or
-// evaluate.
+// the hooks below. This file does not step envs, write files other than
+// arch.json, or evaluate.
 #ifndef RL_TRAIN_CONAL_H
 #define RL_TRAIN_CONAL_H
 
@@ -30,7 +30,7 @@
 #include "rl/replay.h"
 #include "rl/sac.h"
 
-// Phase state of one run; all zero (inactive) for methods other than CoNAL.
+// Phase state of one run, all zero (inactive) for methods other than CoNAL.
 typedef struct RlConalRun {
     int active;                 // 1 for CoNAL methods
     int retraining;             // 0 while searching, 1 once the architecture is derived
@@ -53,7 +53,7 @@ int rl_conal_run_init(RlConalRun *run, RlConfig *cfg, const char *dir, const cha
 // Returns 0 or ERR_IO.
 int rl_conal_run_write_arch(const RlConalRun *run, const char *dir, char *err, size_t err_sz);
 
-// Frees the validation batch; an inactive run is a no-op.
+// Frees the validation batch. An inactive run is a no-op.
 void rl_conal_run_deinit(RlConalRun *run);
 
 // First step of the current phase: search.steps while retraining, else 0.

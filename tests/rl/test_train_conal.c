@@ -86,7 +86,7 @@ static int run(const char *args) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-// 1 when tmp/a and tmp/b have the same bytes.
+// 1 when the text files tmp/a and tmp/b have the same, non-empty content.
 static int same_file(const char *a, const char *b) {
     char *x = read_file(a), *y = read_file(b);
     int same = x[0] != '\0' && strcmp(x, y) == 0;
@@ -135,6 +135,16 @@ static cJSON *metrics_at(const char *dir, long step) {
     return found;
 }
 
+// The string value of item, or "" when it is not a string.
+static const char *string_of(const cJSON *item) {
+    return cJSON_IsString(item) ? item->valuestring : "";
+}
+
+// The number value of item, or -1 when it is not a number.
+static double number_of(const cJSON *item) {
+    return cJSON_IsNumber(item) ? item->valuedouble : -1.0;
+}
+
 // "steps" of dir/summary.json, or -1.
 static long summary_steps(const char *dir) {
     char name[600];
@@ -155,8 +165,8 @@ static int reference_run(void) {
     return rc;
 }
 
-// Starts `conal train ARGS...` in tmp, interrupts it with SIGINT once dir has
-// a metrics record, and returns its exit code.
+// Starts `conal train tiny.json --out dir` in tmp, interrupts it with SIGINT
+// once dir has a metrics record, and returns its exit code.
 static int run_interrupted(const char *dir) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -181,7 +191,8 @@ static int run_interrupted(const char *dir) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-// Reads section name of dir/checkpoint.bin into dst (size bytes). Returns 0.
+// Reads section name of dir/checkpoint.bin into dst (size bytes). Returns 0
+// or the checkpoint error code, printing the message.
 static int read_section(const char *dir, const char *name, void *dst, size_t size) {
     char path[600], err[512];
     snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
@@ -231,13 +242,13 @@ static void test_search_then_retrain(void) {
     CHECK(last_search != NULL);
     CHECK(first_retrain != NULL);
     cJSON *phase = cJSON_GetObjectItem(last_search, "conal_phase");
-    CHECK(cJSON_IsString(phase) && strcmp(phase->valuestring, "search") == 0);
+    CHECK(strcmp(string_of(phase), "search") == 0);
     phase = cJSON_GetObjectItem(first_retrain, "conal_phase");
-    CHECK(cJSON_IsString(phase) && strcmp(phase->valuestring, "retrain") == 0);
+    CHECK(strcmp(string_of(phase), "retrain") == 0);
     cJSON *updates = cJSON_GetObjectItem(last_search, "updates");
-    CHECK(cJSON_IsNumber(updates) && updates->valuedouble > 0);
+    CHECK(number_of(updates) > 0);
     updates = cJSON_GetObjectItem(first_retrain, "updates");
-    CHECK(cJSON_IsNumber(updates) && updates->valuedouble == 0);
+    CHECK_NEAR(0.0, number_of(updates), 0.0);
 
     // stop counts per shared module and K x P branch weights per network
     cJSON *stops = cJSON_GetObjectItem(last_search, "stop_count");
@@ -344,7 +355,7 @@ static void test_arch_flag_retrains(void) {
     CHECK_EQ_INT(RETRAIN_STEPS, summary_steps("d"));
     cJSON *cfg = read_json("d/config.json");
     cJSON *search = cJSON_GetObjectItem(cJSON_GetObjectItem(cfg, "search"), "steps");
-    CHECK(cJSON_IsNumber(search) && search->valuedouble == 0);
+    CHECK_NEAR(0.0, number_of(search), 0.0);
     cJSON_Delete(cfg);
 
     ConalArch given, recorded;
@@ -358,7 +369,7 @@ static void test_arch_flag_retrains(void) {
     }
     cJSON *first = metrics_at("d", 20);
     cJSON *phase = cJSON_GetObjectItem(first, "conal_phase");
-    CHECK(cJSON_IsString(phase) && strcmp(phase->valuestring, "retrain") == 0);
+    CHECK(strcmp(string_of(phase), "retrain") == 0);
     cJSON_Delete(first);
 
     // it resumes from its own arch.json
