@@ -45,9 +45,19 @@ static long long read_train_step(const NnCkpt *ck) {
     return head[0] == 1 ? (long long)head[1] : -1;
 }
 
-// Creates the agent for p->cfg and loads the checkpoint into it.
+// Creates the agent for p->cfg and loads the checkpoint into it. A CoNAL
+// run's networks depend on its phase, which rl_conal_run_resume reads from
+// the checkpoint, as a resumed `conal train` does.
 static int load_agent(VizPolicy *p, const char *cfg_path, const char *ckpt_path, char *err,
                       size_t err_sz) {
+    char dir[1200];
+    const char *slash = strrchr(cfg_path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - cfg_path) : 1,
+             slash ? cfg_path : ".");
+    int rc = rl_conal_run_init(&p->conal, &p->cfg, dir, NULL, err, err_sz);
+    if (rc != 0) {
+        return rc;
+    }
     RngState init;
     rng_init(&init, 0);
     p->sac = rl_sac_create(&p->cfg, ENV_N_TASKS, ENV_OBS_DIM, ENV_ACT_DIM, &init, 0, err,
@@ -56,9 +66,16 @@ static int load_agent(VizPolicy *p, const char *cfg_path, const char *ckpt_path,
         return ERR_CONFIG;
     }
     NnCkpt ck;
-    int rc = nn_ckpt_load(&ck, ckpt_path, err, err_sz);
+    rc = nn_ckpt_load(&ck, ckpt_path, err, err_sz);
     if (rc != 0) {
         return rc;
+    }
+    if (p->conal.active) {
+        rc = rl_conal_run_resume(&p->conal, &p->cfg, &ck, dir, &p->sac, err, err_sz);
+        if (rc != 0) {
+            nn_ckpt_unload(&ck);
+            return rc;
+        }
     }
     char detail[2048];
     rc = rl_sac_load(p->sac, &ck, detail, sizeof detail);
@@ -103,6 +120,8 @@ int viz_policy_load(VizPolicy *p, const char *run, int random, char *err, size_t
 void viz_policy_free(VizPolicy *p) {
     rl_sac_destroy(p->sac);
     p->sac = NULL;
+    rl_conal_run_deinit(&p->conal);
+    p->cfg.conal_arch = NULL;
 }
 
 void viz_policy_act(VizPolicy *p, const int *tasks, const float *obs, int n, float *actions) {

@@ -16,10 +16,12 @@
 #include "envs/env.h"
 #include "rl/config.h"
 #include "rl/sac.h"
+#include "rl/train_conal.h"
 
 typedef struct VizPolicy {
     RlConfig cfg;           // the run's config.json, or the defaults for --random
     RlSac *sac;             // NULL for the random policy
+    RlConalRun conal;       // phase of a CoNAL run; cfg.conal_arch points into it
     RngState rng;           // random policy stream, seeded with cfg.seed
     long long train_step;   // training step of the checkpoint, -1 when unknown
     char source[1200];      // checkpoint path, or "random" for logs and overlays
@@ -33,7 +35,9 @@ int viz_locate_run(const char *arg, char *cfg_path, char *ckpt_path, size_t path
                    char *err, size_t err_sz);
 
 // Loads the policy. With run != NULL, reads the run's config and the
-// checkpoint. A checkpoint whose networks or task count differ from the
+// checkpoint; for a CoNAL run, the checkpoint's phase decides between the
+// search supernet and the derived networks of RUN_DIR/arch.json. The loaded
+// VizPolicy must stay where it is, because cfg.conal_arch points into it. A checkpoint whose networks or task count differ from the
 // config is ERR_MISMATCH, with a message naming both files. With random set,
 // the policy acts uniformly in [-1, 1], and run may be NULL (default config,
 // 150-step episodes) or name a run whose config (episode length, scenes) is

@@ -209,8 +209,9 @@ static void check_matches_eval(const Episodes *e, const char *eval_json, const i
     cJSON_Delete(root);
 }
 
-// Trains a tiny run into tmp_root/<name> with the given hidden width.
-static int train_tiny(const char *name, int hidden) {
+// Trains a tiny run into tmp_root/<name> with the given hidden width; a
+// CoNAL run searches for 40 steps and retrains the derived networks for 40.
+static int train_tiny(const char *name, int hidden, int use_conal) {
     char cfg_path[1200], cmd[4096];
     snprintf(cfg_path, sizeof cfg_path, "%s/%s.json", tmp_root, name);
     FILE *f = fopen(cfg_path, "w");
@@ -219,11 +220,13 @@ static int train_tiny(const char *name, int hidden) {
     }
     fprintf(f,
             "{\"seed\": 3, \"env\": {\"episode_length\": 20},\n"
-            " \"agent\": {\"actor\": {\"hidden\": [%d, %d]}, \"critic\": {\"hidden\": [16]}},\n"
-            " \"train\": {\"steps\": 40, \"batch_size\": 8, \"random_steps\": 20,\n"
+            " \"agent\": {\"method\": \"%s\", \"actor\": {\"hidden\": [%d, %d]},\n"
+            "  \"critic\": {\"hidden\": [16, 16]}},\n"
+            " %s\"train\": {\"steps\": 40, \"batch_size\": 8, \"random_steps\": 20,\n"
             "  \"replay_capacity\": 100, \"log_interval\": 20, \"eval_interval\": 0,\n"
             "  \"eval_episodes\": 1, \"checkpoint_interval\": 0}}\n",
-            hidden, hidden);
+            use_conal ? "conal" : "mtsac", hidden, hidden,
+            use_conal ? "\"search\": {\"steps\": 40}, \"retrain\": {\"steps\": 40}, " : "");
     fclose(f);
     snprintf(cmd, sizeof cmd, "%s train %s --out %s/%s --threads 1 --quiet", conal, cfg_path,
              tmp_root, name);
@@ -406,7 +409,7 @@ static void test_random_matches_eval(void) {
 // A trained checkpoint: one task and all ten match `conal eval` on goal 3,
 // and the policy line reports the training step stored in the checkpoint.
 static void test_checkpoint_matches_eval(void) {
-    CHECK_EQ_INT(0, train_tiny("run", 16));
+    CHECK_EQ_INT(0, train_tiny("run", 16, 0));
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
              "%s view %s/run --task reach-v3 --goal 3 --episodes 2 --record %s/ckpt-one "
@@ -455,7 +458,7 @@ static void test_checkpoint_matches_eval(void) {
 
 // A checkpoint of other networks is rejected with a message, not played.
 static void test_foreign_checkpoint_rejected(void) {
-    CHECK_EQ_INT(0, train_tiny("other", 8));
+    CHECK_EQ_INT(0, train_tiny("other", 8, 0));
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "cp %s/other/checkpoint.bin %s/run/other.bin", tmp_root,
              tmp_root);
@@ -467,6 +470,40 @@ static void test_foreign_checkpoint_rejected(void) {
     CHECK_STR_CONTAINS(err, "other.bin does not fit the networks of");
     CHECK_STR_CONTAINS(err, "another architecture");
     free(err);
+}
+
+// A CoNAL run after its search plays the derived networks of arch.json.
+// `conal eval` cannot load such runs yet, so the check is that one task
+// alone and the same task among all ten return the same episode.
+static void test_conal_run_plays(void) {
+    CHECK_EQ_INT(0, train_tiny("conal", 16, 1));
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s view %s/conal --task push-v3 --goal 4 --record %s/conal-one --format png "
+             "--width 64 --height 48 --fps 5",
+             conal, tmp_root, tmp_root);
+    int rc = run(cmd, "conal-one");
+    CHECK_EQ_INT(0, rc);
+    if (rc != 0) {
+        show_err("conal-one");
+    }
+    snprintf(cmd, sizeof cmd,
+             "%s view %s/conal --goal 4 --record %s/conal-all --format png --width 100 "
+             "--height 40 --fps 5",
+             conal, tmp_root, tmp_root);
+    CHECK_EQ_INT(0, run(cmd, "conal-all"));
+
+    char *one = read_output("conal-one", "out"), *all = read_output("conal-all", "out");
+    CHECK_STR_CONTAINS(one, "/conal/checkpoint.bin (trained 80 steps), 1 task");
+    Episodes e_one, e_all;
+    CHECK_EQ_INT(1, parse_episodes(one, &e_one));
+    CHECK_EQ_INT(ENV_N_TASKS, parse_episodes(all, &e_all));
+    int push = 1;
+    CHECK_EQ_INT(1, e_one.count[push]);
+    CHECK_NEAR(e_all.ret[push], e_one.ret[push], 1e-9);
+    CHECK_NEAR(e_all.success[push], e_one.success[push], 0.0);
+    free(one);
+    free(all);
 }
 
 // --format mp4 without ffmpeg on PATH fails with the fix in the message.
@@ -535,6 +572,7 @@ int main(void) {
     RUN_TEST(test_random_matches_eval);
     RUN_TEST(test_checkpoint_matches_eval);
     RUN_TEST(test_foreign_checkpoint_rejected);
+    RUN_TEST(test_conal_run_plays);
     RUN_TEST(test_mp4_without_ffmpeg_fails);
     RUN_TEST(test_record_mp4_with_ffmpeg);
     RUN_TEST(test_window_draws_frames);
