@@ -493,17 +493,18 @@ static void test_conal_run_plays(void) {
              conal, tmp_root, tmp_root);
     CHECK_EQ_INT(0, run(cmd, "conal-all"));
 
-    char *one = read_output("conal-one", "out"), *all = read_output("conal-all", "out");
-    CHECK_STR_CONTAINS(one, "/conal/checkpoint.bin (trained 80 steps), 1 task");
+    char *single_out = read_output("conal-one", "out");
+    char *tiled_out = read_output("conal-all", "out");
+    CHECK_STR_CONTAINS(single_out, "/conal/checkpoint.bin (trained 80 steps), 1 task");
     Episodes e_one, e_all;
-    CHECK_EQ_INT(1, parse_episodes(one, &e_one));
-    CHECK_EQ_INT(ENV_N_TASKS, parse_episodes(all, &e_all));
+    CHECK_EQ_INT(1, parse_episodes(single_out, &e_one));
+    CHECK_EQ_INT(ENV_N_TASKS, parse_episodes(tiled_out, &e_all));
     int push = 1;
     CHECK_EQ_INT(1, e_one.count[push]);
     CHECK_NEAR(e_all.ret[push], e_one.ret[push], 1e-9);
     CHECK_NEAR(e_all.success[push], e_one.success[push], 0.0);
-    free(one);
-    free(all);
+    free(single_out);
+    free(tiled_out);
 }
 
 // --format mp4 without ffmpeg on PATH fails with the fix in the message.
