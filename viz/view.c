@@ -13,6 +13,7 @@
 #endif
 
 #include "common/error.h"
+#include "common/fileio.h"
 #include "viz/policy.h"
 #include "viz/render.h"
 #include "viz/rollout.h"
@@ -250,6 +251,18 @@ static int step_to(Viewer *v, long *steps, long target, char *err, size_t err_sz
     return 0;
 }
 
+// Warns when the PNG folder still contains frames of an earlier, longer
+// recording, which would otherwise play on after this one.
+static void warn_stale_frames(const VizRecorder *rec) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%06ld.png", rec->path, rec->frames);
+    if (file_exists(path)) {
+        fprintf(stderr, "conal view: warning: %s is from an earlier recording; remove the "
+                        "frames from %06ld.png on, or record into an empty folder\n",
+                path, rec->frames);
+    }
+}
+
 // Records frames until every tile finished its episodes or the frame limit.
 static int record_loop(Viewer *v, char *err, size_t err_sz) {
     VizRecorder rec;
@@ -287,6 +300,7 @@ static int record_loop(Viewer *v, char *err, size_t err_sz) {
             printf("recorded %ld frames (%d x %d, %d fps) to %s/000000.png ... "
                    "%s/%06ld.png\n",
                    rec.frames, w, h, v->opt.fps, rec.path, rec.path, rec.frames - 1);
+            warn_stale_frames(&rec);
         }
     }
     return rc != 0 ? rc : close_rc;

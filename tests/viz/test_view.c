@@ -315,6 +315,16 @@ static void test_record_single_frames(void) {
     }
     free(prev.rgb);
     CHECK(read_frame("single", 6, &img) != 0);   // no seventh frame
+
+    // a shorter recording into the same folder warns about the old frames
+    snprintf(cmd, sizeof cmd,
+             "%s view --random --task pick-place-v3 --record %s/single --format png "
+             "--width 160 --height 120 --frames 2",
+             conal, tmp_root);
+    CHECK_EQ_INT(0, run(cmd, "single-again"));
+    char *err = read_output("single-again", "err");
+    CHECK_STR_CONTAINS(err, "000002.png is from an earlier recording");
+    free(err);
 }
 
 // --assets loads the official Meta-World scenes (robot meshes and all).
