@@ -23,7 +23,7 @@ static const char view_usage[] =
     "                   of N uses goal e*50/N, as `conal eval` does\n"
     "  --episodes N     episodes per task, then exit (default: unlimited in the window,\n"
     "                   1 when recording)\n"
-    "  --assets DIR     Meta-World asset folder (holding sawyer_xyz/) instead of the run's\n"
+    "  --assets DIR     Meta-World asset folder (containing sawyer_xyz/) instead of the run's\n"
     "                   scenes\n"
     "  --random         uniform random actions; without RUN_DIR it uses the default config\n"
     "                   (150-step episodes)\n"

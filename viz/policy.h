@@ -35,13 +35,14 @@ int viz_locate_run(const char *arg, char *cfg_path, char *ckpt_path, size_t path
                    char *err, size_t err_sz);
 
 // Loads the policy. With run != NULL, reads the run's config and the
-// checkpoint; for a CoNAL run, the checkpoint's phase decides between the
-// search supernet and the derived networks of RUN_DIR/arch.json. The loaded
-// VizPolicy must stay where it is, because cfg.conal_arch points into it. A checkpoint whose networks or task count differ from the
-// config is ERR_MISMATCH, with a message naming both files. With random set,
+// checkpoint. For a CoNAL run, the checkpoint's phase decides between the
+// search supernet and the derived networks of RUN_DIR/arch.json. A
+// checkpoint whose networks or task count differ from the config is
+// ERR_MISMATCH, with a message naming both files. With random set,
 // the policy acts uniformly in [-1, 1], and run may be NULL (default config,
 // 150-step episodes) or name a run whose config (episode length, scenes) is
-// used. Returns 0 or a negative ErrCode with err filled.
+// used. The loaded VizPolicy must stay where it is, because cfg.conal_arch
+// points into it. Returns 0 or a negative ErrCode with err filled.
 int viz_policy_load(VizPolicy *p, const char *run, int random, char *err, size_t err_sz);
 
 // Frees the agent; the struct can be loaded again.
