@@ -245,6 +245,24 @@ int rl_conal_run_resume(RlConalRun *run, RlConfig *cfg, const NnCkpt *ck, const 
     return 0;
 }
 
+int rl_conal_arch_for_checkpoint(RlConfig *cfg, const NnCkpt *ck, const char *run_dir,
+                                 ConalArch *arch, char *err, size_t err_sz) {
+    if (!rl_config_is_conal(cfg)) {
+        return 0;
+    }
+    int64_t phase[2];
+    int rc = nn_ckpt_read(ck, "conal.phase", phase, sizeof phase, err, err_sz);
+    if (rc != 0 || !phase[0]) {
+        return rc;
+    }
+    char path[1200];
+    snprintf(path, sizeof path, "%s/arch.json", run_dir);
+    if ((rc = load_arch(arch, path, err, err_sz)) == 0) {
+        cfg->conal_arch = arch;
+    }
+    return rc;
+}
+
 // {"hidden0": n, ...}: updates skipped by conflict noticing per shared module.
 static cJSON *stop_count_object(const ConalNet *cn) {
     cJSON *o = cJSON_CreateObject();

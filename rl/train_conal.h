@@ -88,6 +88,14 @@ int rl_conal_run_save(const RlConalRun *run, NnCkptWriter *w, char *err, size_t 
 int rl_conal_run_resume(RlConalRun *run, RlConfig *cfg, const NnCkpt *ck, const char *dir,
                         RlSac **sac, char *err, size_t err_sz);
 
+// For programs that load an agent from a checkpoint (conal eval, the viewer),
+// before rl_sac_create: loads run_dir/arch.json into arch and points
+// cfg->conal_arch at it when ck was taken while retraining. Leaves cfg alone
+// for a search checkpoint or a method other than CoNAL. Returns 0, or
+// ERR_FORMAT / ERR_IO with err filled.
+int rl_conal_arch_for_checkpoint(RlConfig *cfg, const NnCkpt *ck, const char *run_dir,
+                                 ConalArch *arch, char *err, size_t err_sz);
+
 // Adds the CoNAL fields of a metrics record to o: "conal_phase", per network
 // "stop_count" of every shared module (updates skipped by conflict noticing)
 // and "branch_weights", softmax(alpha_t) per task (K x P).

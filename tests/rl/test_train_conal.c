@@ -22,6 +22,7 @@
 #include "nn/checkpoint.h"
 #include "rl/config.h"
 #include "rl/sac.h"
+#include "rl/train_conal.h"
 #include "tests/check.h"
 
 #define SEARCH_STEPS 200
@@ -323,6 +324,18 @@ static void test_resume_from_search(void) {
     CHECK_EQ_INT(0, (int)phase[0]);
     CHECK(!file_exists(in_tmp("b/arch.json")));
 
+    // a search checkpoint keeps the supernet
+    RlConfig cfg;
+    ConalArch arch;
+    NnCkpt ck;
+    char err[1024] = "";
+    CHECK_EQ_INT(0, rl_config_load(&cfg, in_tmp("b/config.json"), NULL, 0, err, sizeof err));
+    CHECK_EQ_INT(0, nn_ckpt_load(&ck, in_tmp("b/checkpoint.bin"), err, sizeof err));
+    CHECK_EQ_INT(0, rl_conal_arch_for_checkpoint(&cfg, &ck, in_tmp("b"), &arch, err,
+                                                 sizeof err));
+    CHECK(cfg.conal_arch == NULL);
+    nn_ckpt_unload(&ck);
+
     // conal arch reads a searching run's checkpoint
     CHECK_EQ_INT(0, run("arch b"));
     CHECK_STR_CONTAINS(out_text, "current search architecture");
@@ -343,6 +356,32 @@ static void test_resume_in_retrain(void) {
     CHECK_EQ_INT(0, run("train --resume --out c --threads 1 --quiet --steps 100"));
     CHECK(same_bytes("a/checkpoint.bin", "c/checkpoint.bin"));
     CHECK_EQ_INT(SEARCH_STEPS + RETRAIN_STEPS, summary_steps("c"));
+}
+
+// An agent loaded from a retrain checkpoint gets the derived networks.
+static void test_checkpoint_arch_lookup(void) {
+    CHECK_EQ_INT(0, reference_run());
+    RlConfig cfg;
+    ConalArch arch;
+    char err[1024] = "";
+    CHECK_EQ_INT(0, rl_config_load(&cfg, in_tmp("a/config.json"), NULL, 0, err, sizeof err));
+    NnCkpt ck;
+    CHECK_EQ_INT(0, nn_ckpt_load(&ck, in_tmp("a/best.bin"), err, sizeof err));
+    CHECK_EQ_INT(0, rl_conal_arch_for_checkpoint(&cfg, &ck, in_tmp("a"), &arch, err,
+                                                 sizeof err));
+    CHECK(cfg.conal_arch == &arch);
+
+    // the agent it builds loads the checkpoint
+    RngState rng;
+    rng_init(&rng, 0);
+    RlSac *sac = rl_sac_create(&cfg, ENV_N_TASKS, ENV_OBS_DIM, ENV_ACT_DIM, &rng, 0, err,
+                               sizeof err);
+    CHECK_MSG(sac != NULL, "%s", err);
+    if (sac) {
+        CHECK_EQ_INT(0, rl_sac_load(sac, &ck, err, sizeof err));
+    }
+    rl_sac_destroy(sac);
+    nn_ckpt_unload(&ck);
 }
 
 // ---- --arch and conal arch ----
@@ -476,6 +515,7 @@ int main(void) {
     RUN_TEST(test_retrain_starts_fresh);
     RUN_TEST(test_resume_from_search);
     RUN_TEST(test_resume_in_retrain);
+    RUN_TEST(test_checkpoint_arch_lookup);
     RUN_TEST(test_arch_flag_retrains);
     RUN_TEST(test_bad_arch_rejected);
     RUN_TEST(test_ablations_and_gradmix);
