@@ -9,7 +9,7 @@
 
 CONAL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CONAL_PACKAGES=(libmujoco-dev libglfw3-dev libopenblas-dev libcjson-dev cmake gcc
-                pkg-config libpng-dev libjpeg-dev dataset-fashion-mnist)
+                pkg-config libpng-dev libjpeg-dev zlib1g-dev dataset-fashion-mnist)
 
 setup_packages() {
     local missing=()
