@@ -46,6 +46,11 @@ static void err_add(ErrList *e, const char *path, const char *fmt, ...) {
 
 // Short JSON rendering of a value for "got ..." in messages.
 static void json_brief(const cJSON *v, char *out, size_t out_sz) {
+    if (cJSON_IsNumber(v) && !isfinite(v->valuedouble)) {
+        // cJSON prints an overflowed literal such as 1e999 as null
+        snprintf(out, out_sz, "a number too large for a double");
+        return;
+    }
     char *s = cJSON_PrintUnformatted(v);
     if (!s) {
         snprintf(out, out_sz, "?");
@@ -221,8 +226,16 @@ static void apply_object(const CfgSchema *schema, void *cfg, const cJSON *obj,
     cJSON_ArrayForEach(member, obj) {
         char path[256];
         snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", member->string);
+
+        // JSON allows repeated keys; a config that sets a value twice is a mistake
+        int repeated = 0;
+        for (const cJSON *prev = obj->child; prev != member; prev = prev->next) {
+            repeated |= strcmp(prev->string, member->string) == 0;
+        }
         const CfgField *f = cfg_find(schema, path);
-        if (f) {
+        if (repeated) {
+            err_add(e, path, "key appears more than once");
+        } else if (f) {
             apply_field(f, cfg, member, path, e);
         } else if (is_group(schema, path)) {
             if (!cJSON_IsObject(member)) {
@@ -260,10 +273,19 @@ int cfg_load_file(const CfgSchema *schema, void *cfg, const char *path,
     if (rc != ERR_OK) {
         return rc;
     }
-    cJSON *root = cJSON_ParseWithLength(text, n);
+    if (strlen(text) != n) {
+        free(text);
+        return err_set(err, err_sz, ERR_CONFIG,
+                       "config: %s: contains a NUL byte at offset %zu; not a JSON text", path,
+                       strlen(text));
+    }
+
+    // require_null_terminated rejects anything after the top-level value
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, n + 1, &end, 1);
     if (!root) {
         // locate the parse error by line for the message
-        const char *at = cJSON_GetErrorPtr();
+        const char *at = end ? end : cJSON_GetErrorPtr();
         int line = 1;
         for (const char *p = text; at && p < at && *p; p++) {
             line += *p == '\n';
@@ -296,8 +318,9 @@ int cfg_set(const CfgSchema *schema, void *cfg, const char *assignment,
         return err_set(err, err_sz, ERR_CONFIG, "config: %s: unknown key (from --set)", path);
     }
 
-    // strings may be given bare: --set agent.method=mhsac
-    cJSON *v = cJSON_Parse(eq + 1);
+    // strings may be given bare: --set agent.method=mhsac; anything after a
+    // complete JSON value ("64abc", "0.9.9") makes the value invalid
+    cJSON *v = cJSON_ParseWithOpts(eq + 1, NULL, 1);
     if (!v || ((f->type == CFG_STRING || f->type == CFG_ENUM) && !cJSON_IsString(v))) {
         cJSON_Delete(v);
         v = cJSON_CreateString(eq + 1);

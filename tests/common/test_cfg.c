@@ -104,6 +104,28 @@ static void set_overrides_by_path(void) {
     CHECK_EQ_INT(ERR_ARG, cfg_set(&demo, &c, "train.steps", err, sizeof err));
     CHECK_EQ_INT(ERR_CONFIG, cfg_set(&demo, &c, "train.steps=abc", err, sizeof err));
     CHECK_STR_CONTAINS(err, "train.steps: expected a positive integer");
+
+    // a valid prefix followed by junk is not a value
+    const char *junk[] = {"train.steps=0x10", "train.steps=64abc", "agent.lr=0.9.9",
+                          "train.steps=1,2"};
+    for (int i = 0; i < 4; i++) {
+        c.steps = 77;
+        c.lr = 0.5;
+        CHECK_EQ_INT(ERR_CONFIG, cfg_set(&demo, &c, junk[i], err, sizeof err));
+        CHECK_EQ_INT(77, c.steps);
+        CHECK_NEAR(0.5, c.lr, 0);
+    }
+    CHECK_EQ_INT(ERR_CONFIG, cfg_set(&demo, &c, "agent.lr=1e999", err, sizeof err));
+    CHECK_STR_CONTAINS(err, "agent.lr: expected a number in [0, 1], got a number too large");
+}
+
+static void repeated_key_rejected(void) {
+    DemoConfig c;
+    defaults(&c);
+    char err[512];
+    CHECK_EQ_INT(ERR_CONFIG,
+                 apply_text(&c, "{\"train\": {\"steps\": 5, \"steps\": 6}}", err, sizeof err));
+    CHECK_STR_CONTAINS(err, "config: train.steps: key appears more than once");
 }
 
 static void json_roundtrip_and_diff(void) {
@@ -135,6 +157,20 @@ static void file_errors_name_file(void) {
     fclose(fp);
     CHECK_EQ_INT(ERR_CONFIG, cfg_load_file(&demo, &c, path, err, sizeof err));
     CHECK_STR_CONTAINS(err, "bad.json:3: invalid JSON");
+
+    // a second value after the first is not one JSON document
+    fp = fopen(path, "w");
+    fputs("{\"train\": {\"steps\": 1}}\n{\"train\": {\"steps\": 2}}\n", fp);
+    fclose(fp);
+    CHECK_EQ_INT(ERR_CONFIG, cfg_load_file(&demo, &c, path, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "bad.json:2: invalid JSON");
+
+    // bytes hidden behind a NUL are rejected, not ignored
+    fp = fopen(path, "wb");
+    fwrite("{}\0{\"x\":1}", 1, 11, fp);
+    fclose(fp);
+    CHECK_EQ_INT(ERR_CONFIG, cfg_load_file(&demo, &c, path, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "NUL byte at offset 2");
     CHECK_EQ_INT(ERR_IO, cfg_load_file(&demo, &c, "/nonexistent.json", err, sizeof err));
     CHECK_STR_CONTAINS(err, "/nonexistent.json");
     check_rmtree(dir);
@@ -145,6 +181,7 @@ int main(void) {
     RUN_TEST(errors_name_path_and_value);
     RUN_TEST(wrong_types_rejected);
     RUN_TEST(set_overrides_by_path);
+    RUN_TEST(repeated_key_rejected);
     RUN_TEST(json_roundtrip_and_diff);
     RUN_TEST(file_errors_name_file);
     return check_summary();
