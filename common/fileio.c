@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -171,6 +172,35 @@ int file_mkdirs(const char *path, char *err, size_t err_sz) {
                 break;
             }
         }
+    }
+    return ERR_OK;
+}
+
+int file_lock_dir(const char *dir, int *fd, char *err, size_t err_sz) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    *fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (*fd < 0) {
+        return err_set(err, err_sz, ERR_IO, "%s: cannot open lock file: %s", path,
+                       strerror(errno));
+    }
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(*fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(*fd);
+        *fd = -1;
+        return err_set(err, err_sz, ERR_IO,
+                       "%s is in use by another process (pid %s); wait for it to finish "
+                       "or stop it first",
+                       dir, pid[0] ? pid : "unknown");
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(*fd, 0) != 0 || pwrite(*fd, pid, (size_t)n, 0) != n) {
+        // the lock itself holds; only the pid note for the message is missing
+        return ERR_OK;
     }
     return ERR_OK;
 }

@@ -39,6 +39,13 @@ int file_append_line(const char *path, const char *line, char *err, size_t err_s
 // CRC-32 (IEEE 802.3 polynomial), continuing from crc (start with 0).
 uint32_t file_crc32(uint32_t crc, const void *data, size_t n);
 
+// Takes an exclusive advisory lock (flock) on DIR/.lock, creating it, and
+// writes this process's pid into it. The lock lasts until *fd is closed or
+// the process exits, so a killed process never leaves a stale lock. Returns
+// 0, or ERR_IO when another process holds the lock (the message names the
+// directory and that process's pid).
+int file_lock_dir(const char *dir, int *fd, char *err, size_t err_sz);
+
 // 1 if path exists (file or directory).
 int file_exists(const char *path);
 

@@ -900,13 +900,74 @@ static int resolve_run(Trainer *tr, const RlTrainOptions *opt, char *err, size_t
     return rc != 0 ? rc : check_memory(&tr->cfg, err, err_sz);
 }
 
+// Rewrites DIR/name keeping only records with "step" <= max_step. A run
+// killed after its last checkpoint has logged steps that the resumed run
+// logs again; dropping them keeps one record per step. Unparsable lines (a
+// write cut short by the kill) go too.
+static int trim_records(const Trainer *tr, const char *name, long long max_step, char *err,
+                        size_t err_sz) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", tr->dir, name);
+    if (!file_exists(path)) {
+        return 0;
+    }
+    char *text;
+    size_t n;
+    int rc = file_read_all(path, &text, &n, err, err_sz);
+    if (rc != 0) {
+        return rc;
+    }
+    char *out = malloc(n + 1);
+    size_t len = 0;
+    int dropped = 0;
+    for (char *line = text; out && *line;) {
+        char *nl = strchr(line, '\n');
+        size_t line_len = nl ? (size_t)(nl - line) : strlen(line);
+        cJSON *o = cJSON_ParseWithLength(line, line_len);
+        const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step");
+        if (cJSON_IsNumber(step) && step->valuedouble <= (double)max_step) {
+            memcpy(out + len, line, line_len);
+            len += line_len;
+            out[len++] = '\n';
+        } else {
+            dropped++;
+        }
+        cJSON_Delete(o);
+        line += line_len + (nl ? 1 : 0);
+    }
+    free(text);
+    if (!out) {
+        return err_set(err, err_sz, ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (dropped > 0) {
+        log_info("resume: dropped %d record(s) of %s logged after step %lld", dropped, name,
+                 max_step);
+        rc = file_write_atomic(path, out, len, err, err_sz);
+    }
+    free(out);
+    return rc;
+}
+
+// Lock on the run directory, held for the whole run so that a second
+// `conal train` on the same directory fails instead of interleaving writes.
+static int run_lock_fd = -1;
+
 // Creates the run directory and writes config.json (new runs) or reloads
 // the checkpoint (resumes).
 static int prepare_dir(Trainer *tr, const RlTrainOptions *opt, char *err, size_t err_sz) {
     char path[1200];
     snprintf(path, sizeof path, "%s/config.json", tr->dir);
     if (opt->resume) {
-        int rc = load_checkpoint(tr, err, err_sz);
+        int rc = file_lock_dir(tr->dir, &run_lock_fd, err, err_sz);
+        if (rc == 0) {
+            rc = load_checkpoint(tr, err, err_sz);
+        }
+        if (rc == 0) {
+            rc = trim_records(tr, "metrics.jsonl", tr->step, err, err_sz);
+        }
+        if (rc == 0) {
+            rc = trim_records(tr, "eval.jsonl", tr->step, err, err_sz);
+        }
         if (rc == 0 && tr->step >= tr->cfg.steps) {
             rc = err_set(err, err_sz, ERR_ARG,
                          "run %s already finished at step %lld; pass --steps N with N larger "
@@ -929,6 +990,9 @@ static int prepare_dir(Trainer *tr, const RlTrainOptions *opt, char *err, size_t
         return rc != 0 ? rc : restore_goals(tr, err, err_sz);
     }
     int rc = file_mkdirs(tr->dir, err, err_sz);
+    if (rc == 0) {
+        rc = file_lock_dir(tr->dir, &run_lock_fd, err, err_sz);
+    }
     if (rc == 0) {
         rc = cfg_save_file(rl_config_schema(), &tr->cfg, path, err, err_sz);
     }
@@ -973,5 +1037,9 @@ int rl_train_main(const RlTrainOptions *opt, char *err, size_t err_sz) {
     }
     trainer_deinit(tr);
     free(tr);
+    if (run_lock_fd >= 0) {
+        close(run_lock_fd);
+        run_lock_fd = -1;
+    }
     return rc;
 }

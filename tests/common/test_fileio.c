@@ -2,6 +2,7 @@
 #include "common/fileio.h"
 
 #include <dirent.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "tests/check.h"
@@ -77,10 +78,28 @@ static void append_and_mkdirs(void) {
     check_rmtree(dir);
 }
 
+static void dir_lock_is_exclusive(void) {
+    char dir[256], err[512];
+    check_tmpdir(dir, sizeof dir, "fileio");
+    int fd1 = -1, fd2 = -1;
+    CHECK_EQ_INT(ERR_OK, file_lock_dir(dir, &fd1, err, sizeof err));
+    CHECK(fd1 >= 0);
+
+    // a second open file description conflicts even within one process
+    CHECK_EQ_INT(ERR_IO, file_lock_dir(dir, &fd2, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "is in use by another process (pid ");
+    CHECK_EQ_INT(-1, fd2);
+    close(fd1);
+    CHECK_EQ_INT(ERR_OK, file_lock_dir(dir, &fd2, err, sizeof err));
+    close(fd2);
+    check_rmtree(dir);
+}
+
 int main(void) {
     RUN_TEST(crc32_known_vector);
     RUN_TEST(atomic_write_roundtrip);
     RUN_TEST(missing_file_names_path);
     RUN_TEST(append_and_mkdirs);
+    RUN_TEST(dir_lock_is_exclusive);
     return check_summary();
 }

@@ -162,6 +162,38 @@ static void test_resume_equals_uninterrupted(void) {
     CHECK_STR_CONTAINS(out_text, "ended mid-episode at step 50");
 }
 
+// Records a killed run logged after its last checkpoint are dropped on
+// resume, so the resumed run still equals the uninterrupted one.
+static void test_resume_drops_later_records(void) {
+    CHECK_EQ_INT(0, run("train tiny.json --out r8 --threads 1 --quiet --steps 60"));
+
+    // what a run killed with SIGKILL at step 100 would have left behind
+    char path[700], err[256];
+    snprintf(path, sizeof path, "%s/r8/metrics.jsonl", tmp);
+    CHECK_EQ_INT(0, file_append_line(path, "{\"step\":100,\"late\":1}", err, sizeof err));
+    snprintf(path, sizeof path, "%s/r8/eval.jsonl", tmp);
+    CHECK_EQ_INT(0, file_append_line(path, "{\"step\":100,\"late\":1}", err, sizeof err));
+    CHECK_EQ_INT(0, file_append_line(path, "{\"step\":1", err, sizeof err));
+
+    CHECK_EQ_INT(0, run("train --resume --out r8 --threads 1 --steps 120"));
+    CHECK_STR_CONTAINS(out_text, "dropped 1 record(s) of metrics.jsonl");
+    CHECK_STR_CONTAINS(out_text, "dropped 2 record(s) of eval.jsonl");
+    check_same_run("r1", "r8");
+}
+
+// A run directory in use by another process is rejected, not shared.
+static void test_run_directory_locked(void) {
+    CHECK_EQ_INT(0, run("train tiny.json --out r9 --threads 1 --quiet --steps 40"));
+    char dir[700], err[512];
+    snprintf(dir, sizeof dir, "%s/r9", tmp);
+    int fd = -1;
+    CHECK_EQ_INT(0, file_lock_dir(dir, &fd, err, sizeof err));
+    CHECK(run("train --resume --out r9 --threads 1 --steps 80") != 0);
+    CHECK_STR_CONTAINS(out_text, "is in use by another process");
+    close(fd);
+    CHECK_EQ_INT(0, run("train --resume --out r9 --threads 1 --quiet --steps 80"));
+}
+
 // SIGINT: the run saves at the next episode boundary, exits non-zero, and
 // resuming it reproduces the uninterrupted run.
 static void test_interrupt_then_resume(void) {
@@ -300,6 +332,8 @@ int main(void) {
     RUN_TEST(test_run_directory);
     RUN_TEST(test_same_seed_same_run);
     RUN_TEST(test_resume_equals_uninterrupted);
+    RUN_TEST(test_resume_drops_later_records);
+    RUN_TEST(test_run_directory_locked);
     RUN_TEST(test_interrupt_then_resume);
     RUN_TEST(test_bad_configs_and_flags);
     RUN_TEST(test_resume_config_mismatch);
