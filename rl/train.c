@@ -581,11 +581,34 @@ static int collect_step(Trainer *tr, char *err, size_t err_sz) {
     return 0;
 }
 
+// Returns an error naming the first non-finite loss of the last update, so
+// a diverged run stops with the cause instead of a NaN action in an env.
+static int check_losses(const Trainer *tr, char *err, size_t err_sz) {
+    const RlSacStats *st = &tr->sac->stats;
+    for (int t = 0; t < tr->sac->n_tasks; t++) {
+        const float values[4] = {st->q1_loss[t], st->q2_loss[t], st->actor_loss[t],
+                                 st->temp_loss[t]};
+        static const char *const names[4] = {"critic q1", "critic q2", "actor",
+                                             "temperature"};
+        for (int i = 0; i < 4; i++) {
+            if (!isfinite(values[i])) {
+                return err_set(err, err_sz, ERR_SIM,
+                               "training diverged at step %lld: %s loss of %s is %g; lower "
+                               "the learning rates (agent.actor_lr, agent.critic_lr, "
+                               "agent.temp_lr) or set agent.grad_clip",
+                               (long long)tr->step, names[i], env_task_name(t),
+                               (double)values[i]);
+            }
+        }
+    }
+    return 0;
+}
+
 // Runs the configured updates after a step once the random_steps of the
 // current phase have passed (a CoNAL retrain starts them over).
-static void update_step(Trainer *tr, int want_task_grads) {
+static int update_step(Trainer *tr, int want_task_grads, char *err, size_t err_sz) {
     if (tr->step - rl_conal_run_phase_start(&tr->conal) <= tr->cfg.random_steps) {
-        return;
+        return 0;
     }
     for (int u = 0; u < tr->cfg.updates_per_step; u++) {
         rl_replay_sample(&tr->replay, &tr->replay_rng, &tr->batch);
@@ -593,7 +616,12 @@ static void update_step(Trainer *tr, int want_task_grads) {
         int last = u == tr->cfg.updates_per_step - 1;
         rl_sac_update(tr->sac, &tr->batch, want_task_grads && last);
         tr->n_updates_interval++;
+        int rc = check_losses(tr, err, err_sz);
+        if (rc != 0) {
+            return rc;
+        }
     }
+    return 0;
 }
 
 // Evaluates all tasks, records the result and keeps best.bin.
@@ -688,7 +716,9 @@ static int train_loop(Trainer *tr, char *err, size_t err_sz) {
         }
         double t1 = now_seconds();
         int log_now = tr->step % cfg->log_interval == 0;
-        update_step(tr, log_now);
+        if ((rc = update_step(tr, log_now, err, err_sz)) != 0) {
+            return rc;
+        }
         tr->t_env += t1 - t0;
         tr->t_update += now_seconds() - t1;
 

@@ -181,6 +181,18 @@ static void test_resume_drops_later_records(void) {
     check_same_run("r1", "r8");
 }
 
+// A diverging run stops with the loss that went non-finite, keeping its
+// last checkpoint.
+static void test_divergence_names_loss(void) {
+    CHECK(run("train tiny.json --out r10 --threads 1 --quiet --set agent.critic_lr=10 "
+              "--set agent.actor_lr=10 --set agent.temp_lr=10") != 0);
+    CHECK_STR_CONTAINS(out_text, "training diverged at step ");
+    CHECK_STR_CONTAINS(out_text, "lower the learning rates");
+    char path[700];
+    snprintf(path, sizeof path, "%s/r10/checkpoint.bin", tmp);
+    CHECK(file_exists(path));
+}
+
 // A run directory in use by another process is rejected, not shared.
 static void test_run_directory_locked(void) {
     CHECK_EQ_INT(0, run("train tiny.json --out r9 --threads 1 --quiet --steps 40"));
@@ -334,6 +346,7 @@ int main(void) {
     RUN_TEST(test_resume_equals_uninterrupted);
     RUN_TEST(test_resume_drops_later_records);
     RUN_TEST(test_run_directory_locked);
+    RUN_TEST(test_divergence_names_loss);
     RUN_TEST(test_interrupt_then_resume);
     RUN_TEST(test_bad_configs_and_flags);
     RUN_TEST(test_resume_config_mismatch);
