@@ -145,7 +145,7 @@ void rl_config_defaults(RlConfig *cfg) {
     snprintf(cfg->conal_specific, sizeof cfg->conal_specific, "purely");
     cfg->conal_conflict_noticing = 1;
     cfg->conal_random_loss_weights = 1;
-    cfg->search_steps = 500000;
+    cfg->search_steps = 300000;
     cfg->search_arch_lr = 3e-4;
     cfg->retrain_steps = 2000000;
     cfg->steps = 2000000;
