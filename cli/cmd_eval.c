@@ -11,6 +11,7 @@
 #include "envs/env.h"
 #include "nn/checkpoint.h"
 #include "rl/train.h"
+#include "rl/train_conal.h"
 
 static const char eval_usage[] =
     "usage: conal eval [RUN_DIR|CHECKPOINT] [--task NAME] [--goal I] [--episodes N]\n"
@@ -168,14 +169,25 @@ int cmd_eval(int argc, char **argv) {
     rl_set_blas_threads(opt.threads);
     RlSac *sac = NULL;
     if (!opt.random) {
-        RngState rng;
-        rng_init(&rng, 0);
-        sac = rl_sac_create(&cfg, ENV_N_TASKS, ENV_OBS_DIM, ENV_ACT_DIM, &rng, 0, err,
-                            sizeof err);
+        // a CoNAL checkpoint taken while retraining holds the derived
+        // networks of RUN_DIR/arch.json, not the search supernet of config.json
+        char run_dir[1200];
+        snprintf(run_dir, sizeof run_dir, "%.*s", (int)(strlen(cfg_path) - strlen("/config.json")),
+                 cfg_path);
+        static ConalArch arch;
         NnCkpt ck;
-        int rc = sac ? nn_ckpt_load(&ck, ckpt_path, err, sizeof err) : -1;
+        int rc = nn_ckpt_load(&ck, ckpt_path, err, sizeof err);
         if (rc == 0) {
-            rc = rl_sac_load(sac, &ck, err, sizeof err);
+            rc = rl_conal_arch_for_checkpoint(&cfg, &ck, run_dir, &arch, err, sizeof err);
+        }
+        if (rc == 0) {
+            RngState rng;
+            rng_init(&rng, 0);
+            sac = rl_sac_create(&cfg, ENV_N_TASKS, ENV_OBS_DIM, ENV_ACT_DIM, &rng, 0, err,
+                                sizeof err);
+            rc = sac ? rl_sac_load(sac, &ck, err, sizeof err) : -1;
+        }
+        if (ck.buf) {
             nn_ckpt_unload(&ck);
         }
         if (rc != 0) {

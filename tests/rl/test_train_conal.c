@@ -356,6 +356,10 @@ static void test_resume_in_retrain(void) {
     CHECK_EQ_INT(0, run("train --resume --out c --threads 1 --quiet --steps 100"));
     CHECK(same_bytes("a/checkpoint.bin", "c/checkpoint.bin"));
     CHECK_EQ_INT(SEARCH_STEPS + RETRAIN_STEPS, summary_steps("c"));
+
+    // conal eval loads the derived networks of a retrained run
+    CHECK_EQ_INT(0, run("eval c --episodes 1 --threads 1 --task reach-v3"));
+    CHECK_EQ_INT(0, run("eval c/best.bin --episodes 1 --threads 1 --task reach-v3"));
 }
 
 // An agent loaded from a retrain checkpoint gets the derived networks.
