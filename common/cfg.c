@@ -273,11 +273,12 @@ int cfg_load_file(const CfgSchema *schema, void *cfg, const char *path,
     if (rc != ERR_OK) {
         return rc;
     }
-    if (strlen(text) != n) {
+    size_t nul_at = strlen(text);
+    if (nul_at != n) {
         free(text);
         return err_set(err, err_sz, ERR_CONFIG,
                        "config: %s: contains a NUL byte at offset %zu; not a JSON text", path,
-                       strlen(text));
+                       nul_at);
     }
 
     // require_null_terminated rejects anything after the top-level value
