@@ -272,7 +272,7 @@ RlNet *rl_net_create_conal(const RlNetSpec *spec, const RlConalOptions *opt, Rng
         l->d = cn->task_grads[q];
     }
     rng_init_stream(&c->loss_rng, opt->seed, 1);
-    conal_gradmix_init(&c->gm, opt->gradmix, NULL, opt->seed);
+    conal_gradmix_init(&c->gm, opt->gradmix, spec->has_cagrad ? &spec->cagrad : NULL, opt->seed);
     next_loss_weights(c, spec->n_tasks);
     return net;
 }
