@@ -141,6 +141,7 @@ static void json_roundtrip_and_diff(void) {
     CHECK(cfg_diff(&demo, &a, &b, NULL) == NULL);
     b.lr = 0.1;
     const CfgField *f = cfg_diff(&demo, &a, &b, NULL);
+    CHECK(f != NULL);
     CHECK(f && strcmp(f->path, "agent.lr") == 0);
     const char *ignore[] = {"agent.lr", NULL};
     CHECK(cfg_diff(&demo, &a, &b, ignore) == NULL);

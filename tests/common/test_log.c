@@ -19,7 +19,9 @@ static void format_has_timestamp_and_level(void) {
     log_info("step=%d loss=%.2f", 3, 0.5);
     // "YYYY-MM-DDTHH:MM:SS.mmm I step=3 loss=0.50"
     CHECK(strlen(last_line) > 24);
-    CHECK(last_line[4] == '-' && last_line[10] == 'T' && last_line[19] == '.');
+    CHECK(last_line[4] == '-');
+    CHECK(last_line[10] == 'T');
+    CHECK(last_line[19] == '.');
     CHECK(last_line[24] == 'I');
     CHECK_STR_CONTAINS(last_line, " I step=3 loss=0.50");
     log_warn("x");

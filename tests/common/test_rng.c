@@ -52,9 +52,11 @@ static void uniform_in_range_and_mean(void) {
     CHECK_NEAR(0.5, sum / n, 0.005);
 
     float f = rng_uniform_f(&r);
-    CHECK(f >= 0.0f && f < 1.0f);
+    CHECK(f >= 0.0f);
+    CHECK(f < 1.0f);
     double x = rng_range(&r, -2.0, 3.0);
-    CHECK(x >= -2.0 && x < 3.0);
+    CHECK(x >= -2.0);
+    CHECK(x < 3.0);
 }
 
 static void below_covers_all_values(void) {

@@ -16,9 +16,8 @@
 
 #include "common/fileio.h"
 #include "tests/check.h"
+#include "tests/rl/cli_run.h"
 
-static char tmp[512];
-static char out_text[65536];   // stdout and stderr of the last command
 
 static const char tiny_config[] =
     "{\n"
@@ -30,41 +29,6 @@ static const char tiny_config[] =
     "            \"replay_capacity\": 500, \"log_interval\": 20, \"eval_interval\": 60,\n"
     "            \"eval_episodes\": 1, \"checkpoint_interval\": 40}\n"
     "}\n";
-
-// Writes text to tmp/name.
-static void write_file(const char *name, const char *text) {
-    char path[700], err[256];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    if (file_write_atomic(path, text, strlen(text), err, sizeof err) != 0) {
-        fprintf(stderr, "%s\n", err);
-        exit(2);
-    }
-}
-
-// Reads tmp/name into a malloc'd string ("" when missing).
-static char *read_file(const char *name) {
-    char path[700], err[256];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    char *text = NULL;
-    size_t n = 0;
-    if (file_read_all(path, &text, &n, err, sizeof err) != 0) {
-        text = calloc(1, 1);
-    }
-    return text;
-}
-
-// Runs `conal ARGS` in tmp with 1 thread; returns the exit code and keeps
-// the combined output in out_text.
-static int run(const char *args) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s/conal' %s > out.txt 2>&1", tmp,
-             CONAL_BINARY_DIR, args);
-    int status = system(cmd);
-    char *text = read_file("out.txt");
-    snprintf(out_text, sizeof out_text, "%s", text);
-    free(text);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 // metrics.jsonl of a run with the timing fields cut off each line.
 static char *metrics_without_timing(const char *dir) {

@@ -24,12 +24,11 @@
 #include "rl/sac.h"
 #include "rl/train_conal.h"
 #include "tests/check.h"
+#include "tests/rl/cli_run.h"
 
 #define SEARCH_STEPS 200
 #define RETRAIN_STEPS 100
 
-static char tmp[512];          // private directory of this test program
-static char out_text[65536];   // stdout and stderr of the last command
 
 static const char tiny_config[] =
     "{\n"
@@ -44,16 +43,6 @@ static const char tiny_config[] =
     "            \"checkpoint_interval\": 40}\n"
     "}\n";
 
-// Writes text to tmp/name.
-static void write_file(const char *name, const char *text) {
-    char path[700], err[256];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    if (file_write_atomic(path, text, strlen(text), err, sizeof err) != 0) {
-        fprintf(stderr, "%s\n", err);
-        exit(2);
-    }
-}
-
 // Full path of tmp/name.
 static const char *in_tmp(const char *name) {
     static char path[4][1200];
@@ -61,30 +50,6 @@ static const char *in_tmp(const char *name) {
     next = (next + 1) % 4;
     snprintf(path[next], sizeof path[next], "%s/%s", tmp, name);
     return path[next];
-}
-
-// Reads tmp/name into a malloc'd string ("" when missing).
-static char *read_file(const char *name) {
-    char err[256];
-    char *text = NULL;
-    size_t n = 0;
-    if (file_read_all(in_tmp(name), &text, &n, err, sizeof err) != 0) {
-        text = calloc(1, 1);
-    }
-    return text;
-}
-
-// Runs `conal ARGS` in tmp; returns the exit code and keeps the combined
-// output in out_text.
-static int run(const char *args) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s/conal' %s > out.txt 2>&1", tmp,
-             CONAL_BINARY_DIR, args);
-    int status = system(cmd);
-    char *text = read_file("out.txt");
-    snprintf(out_text, sizeof out_text, "%s", text);
-    free(text);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 // 1 when the text files tmp/a and tmp/b have the same, non-empty content.
