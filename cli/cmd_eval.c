@@ -169,7 +169,7 @@ int cmd_eval(int argc, char **argv) {
     rl_set_blas_threads(opt.threads);
     RlSac *sac = NULL;
     if (!opt.random) {
-        // a CoNAL checkpoint taken while retraining holds the derived
+        // a CoNAL checkpoint taken while retraining contains the derived
         // networks of RUN_DIR/arch.json, not the search supernet of config.json
         char run_dir[1200];
         snprintf(run_dir, sizeof run_dir, "%.*s", (int)(strlen(cfg_path) - strlen("/config.json")),

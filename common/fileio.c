@@ -198,9 +198,10 @@ int file_lock_dir(const char *dir, int *fd, char *err, size_t err_sz) {
     }
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(*fd, 0) != 0 || pwrite(*fd, pid, (size_t)n, 0) != n) {
-        // the lock itself holds; only the pid note for the message is missing
-        return ERR_OK;
+    // the pid only improves the message a second process prints, so a failed
+    // write leaves the lock in place and is not an error
+    if (ftruncate(*fd, 0) == 0) {
+        (void)!pwrite(*fd, pid, (size_t)n, 0);
     }
     return ERR_OK;
 }
