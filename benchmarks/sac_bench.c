@@ -6,7 +6,12 @@
 // 3x400 ReLU, the task one-hot appended (the mtrl MT-SAC shapes). The sgemm
 // reference issues the dense products of one update (the same shapes,
 // transposes and thread count) and nothing else, so ours / reference is the
-// share of the sgemm roofline the update reaches. The PyTorch reference is
+// share of the sgemm roofline the update reaches. It runs two ways, and the
+// faster one counts: through nn_sgemm on the project's team (each product
+// split into one block per thread, OpenBLAS single-threaded), and as plain
+// cblas_sgemm threaded by OpenBLAS. The OpenBLAS runs come last, because
+// OpenBLAS's threads keep spinning for a while after each call and would
+// steal cycles from whatever ran next. The PyTorch reference is
 // scripts/bench_sac_torch.py, the same update in torch on the CPU, run as a
 // child process in each thread setting; the fastest setting counts.
 #include <cblas.h>
@@ -16,6 +21,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "nn/gemm.h"
 #include "rl/sac.h"
 
 #define MAX_GEMMS 128
@@ -100,15 +106,22 @@ static void build_update_gemms(GemmList *l, const int *actor, const int *critic,
     add_backward(l, actor, 4, rows, 0, 0);          // actor weights
 }
 
-// Runs the list once on buffers large enough for every shape.
-static void run_gemms(const GemmList *l, const float *a, const float *b, float *c) {
+// Runs the list once on buffers large enough for every shape, through
+// nn_sgemm (team) or cblas_sgemm (OpenBLAS threads).
+static void run_gemms(const GemmList *l, const float *a, const float *b, float *c,
+                      int through_team) {
     for (int i = 0; i < l->n; i++) {
         const Gemm *g = &l->g[i];
         int lda = g->trans_a ? g->M : g->K;
         int ldb = g->trans_b ? g->K : g->N;
-        cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
-                    g->trans_b ? CblasTrans : CblasNoTrans, g->M, g->N, g->K, 1.0f, a, lda, b,
-                    ldb, g->beta, c, g->N);
+        if (through_team) {
+            nn_sgemm(g->trans_a, g->trans_b, g->M, g->N, g->K, 1.0f, a, lda, b, ldb, g->beta,
+                     c, g->N);
+        } else {
+            cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
+                        g->trans_b ? CblasTrans : CblasNoTrans, g->M, g->N, g->K, 1.0f, a,
+                        lda, b, ldb, g->beta, c, g->N);
+        }
     }
 }
 
@@ -216,10 +229,15 @@ int main(int argc, char **argv) {
         gb[i] = 0.01f * (float)(i % 89);
     }
 
-    // warm-up, then alternate our update and the reference within each sample
+    // warm-up, then alternate our update and the team reference within each
+    // sample; the OpenBLAS-threaded reference runs afterwards
+    if (nn_threads_set(threads) != 0) {
+        fprintf(stderr, "sac_bench: cannot start %d threads\n", threads);
+        return 1;
+    }
     rl_sac_update(sac, &batch, 0);
-    run_gemms(&list, ga, gb, gc);
-    double ours[101], ref[101], ours_cpu[101], ref_cpu[101];
+    run_gemms(&list, ga, gb, gc, 1);
+    double ours[101], ref[101], ours_cpu[101], ref_cpu[101], blas[101], blas_cpu[101];
     for (int s = 0; s < samples; s++) {
         double t0 = wall(), c0 = cpu();
         for (int u = 0; u < n_upd; u++) {
@@ -230,13 +248,27 @@ int main(int argc, char **argv) {
         t0 = wall();
         c0 = cpu();
         for (int u = 0; u < n_upd; u++) {
-            run_gemms(&list, ga, gb, gc);
+            run_gemms(&list, ga, gb, gc, 1);
         }
         ref[s] = (wall() - t0) / n_upd;
         ref_cpu[s] = (cpu() - c0) / n_upd;
     }
-    double t_ours = median(ours, samples), t_ref = median(ref, samples);
-    double c_ours = median(ours_cpu, samples), c_ref = median(ref_cpu, samples);
+    nn_threads_set(1);
+    openblas_set_num_threads(threads);
+    run_gemms(&list, ga, gb, gc, 0);
+    for (int s = 0; s < samples; s++) {
+        double t0 = wall(), c0 = cpu();
+        for (int u = 0; u < n_upd; u++) {
+            run_gemms(&list, ga, gb, gc, 0);
+        }
+        blas[s] = (wall() - t0) / n_upd;
+        blas_cpu[s] = (cpu() - c0) / n_upd;
+    }
+    double t_ours = median(ours, samples), c_ours = median(ours_cpu, samples);
+    double t_team = median(ref, samples), c_team = median(ref_cpu, samples);
+    double t_blas = median(blas, samples), c_blas = median(blas_cpu, samples);
+    int team_faster = t_team <= t_blas;
+    double t_ref = team_faster ? t_team : t_blas, c_ref = team_faster ? c_team : c_blas;
     double gflop = list.flops / 1e9;
     printf("sac_bench: MT-SAC update, K=%d B=%d (batch %d), actor %d-400-400-400-%d, critics "
            "%d-400-400-400-1, %d threads, median of %d samples of %d updates\n",
@@ -244,9 +276,13 @@ int main(int argc, char **argv) {
     printf("update: %.2f GFLOP in %d sgemm calls\n", gflop, list.n);
     printf("ours: updates_per_s=%.2f gflops=%.1f ms=%.2f cpu_ms=%.2f\n", 1.0 / t_ours,
            gflop / t_ours, 1e3 * t_ours, 1e3 * c_ours);
-    printf("sgemm reference: updates_per_s=%.2f gflops=%.1f ms=%.2f cpu_ms=%.2f\n", 1.0 / t_ref,
-           gflop / t_ref, 1e3 * t_ref, 1e3 * c_ref);
-    printf("ratio ours/sgemm=%.3f (cpu %.3f)\n", t_ref / t_ours, c_ref / c_ours);
+    printf("sgemm reference (team): updates_per_s=%.2f gflops=%.1f ms=%.2f cpu_ms=%.2f\n",
+           1.0 / t_team, gflop / t_team, 1e3 * t_team, 1e3 * c_team);
+    printf("sgemm reference (openblas threads): updates_per_s=%.2f gflops=%.1f ms=%.2f "
+           "cpu_ms=%.2f\n",
+           1.0 / t_blas, gflop / t_blas, 1e3 * t_blas, 1e3 * c_blas);
+    printf("ratio ours/sgemm=%.3f (cpu %.3f) against the faster reference (%s)\n",
+           t_ref / t_ours, c_ref / c_ours, team_faster ? "team" : "openblas threads");
 
     // PyTorch in its thread settings; the fastest one is the reference
     if (with_torch) {

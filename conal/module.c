@@ -5,10 +5,10 @@
 // blocks add their own ConalModuleOps elsewhere.
 #include "conal/module.h"
 
-#include <cblas.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "nn/gemm.h"
 #include "nn/linear.h"
 
 // Floats of W (O x I) and b (O).
@@ -34,7 +34,7 @@ static void dense_forward(const ConalModule *m, const float *w, const float *x, 
     for (int r = 0; r < rows; r++) {
         memcpy(y + (size_t)r * (size_t)n_out, bias, (size_t)n_out * sizeof *y);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n_out, n_in, 1.0f, x, n_in, w,
+    nn_sgemm(0, 1, rows, n_out, n_in, 1.0f, x, n_in, w,
                 n_in, 1.0f, y, n_out);
     nn_activation_forward(m->act, y, y, (size_t)rows * (size_t)n_out);
 }
@@ -44,7 +44,7 @@ static void dense_forward(const ConalModule *m, const float *w, const float *x, 
 static void dense_param_grad(int n_in, int n_out, const float *x, const float *dz, float *gw,
                              int rows, float beta) {
     float *gb = gw + (size_t)n_out * (size_t)n_in;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, rows, 1.0f, dz, n_out,
+    nn_sgemm(1, 0, n_out, n_in, rows, 1.0f, dz, n_out,
                 x, n_in, beta, gw, n_in);
     if (beta == 0.0f) {
         memset(gb, 0, (size_t)n_out * sizeof *gb);
@@ -83,7 +83,7 @@ static void dense_backward(const ConalModule *m, const float *w, const float *x,
 
     // dx (rows x I) = dz (rows x O) W (O x I)
     if (dx) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n_in, n_out, 1.0f, dy,
+        nn_sgemm(0, 0, rows, n_in, n_out, 1.0f, dy,
                     n_out, w, n_in, 0.0f, dx, n_in);
     }
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "nn/gemm.h"
 
 const char *nn_activation_name(NnActivation act) {
     switch (act) {
@@ -32,7 +33,13 @@ int nn_activation_parse(const char *name) {
     return -1;
 }
 
-void nn_activation_forward(NnActivation act, const float *x, float *y, size_t n) {
+typedef struct ActPass {
+    NnActivation act;
+    const float *x, *y, *dy;
+    float *out;
+} ActPass;
+
+static void forward_range(NnActivation act, const float *x, float *y, size_t n) {
     switch (act) {
     case NN_ACT_NONE:
         if (x != y) {
@@ -54,8 +61,8 @@ void nn_activation_forward(NnActivation act, const float *x, float *y, size_t n)
     }
 }
 
-void nn_activation_backward(NnActivation act, const float *y, const float *dy, float *dx,
-                            size_t n) {
+static void backward_range(NnActivation act, const float *y, const float *dy, float *dx,
+                           size_t n) {
     switch (act) {
     case NN_ACT_NONE:
         if (dx != dy) {
@@ -78,4 +85,33 @@ void nn_activation_backward(NnActivation act, const float *y, const float *dy, f
     default:
         ASSERT(0, "invalid activation %d", (int)act);
     }
+}
+
+static void forward_item(void *ctx, size_t lo, size_t hi) {
+    const ActPass *p = ctx;
+    forward_range(p->act, p->x + lo, p->out + lo, hi - lo);
+}
+
+static void backward_item(void *ctx, size_t lo, size_t hi) {
+    const ActPass *p = ctx;
+    backward_range(p->act, p->y + lo, p->dy + lo, p->out + lo, hi - lo);
+}
+
+void nn_activation_forward(NnActivation act, const float *x, float *y, size_t n) {
+    if (act == NN_ACT_NONE) {
+        forward_range(act, x, y, n);
+        return;
+    }
+    ActPass p = {.act = act, .x = x, .out = y};
+    nn_parallel_ranges(forward_item, &p, n, n);
+}
+
+void nn_activation_backward(NnActivation act, const float *y, const float *dy, float *dx,
+                            size_t n) {
+    if (act == NN_ACT_NONE) {
+        backward_range(act, y, dy, dx, n);
+        return;
+    }
+    ActPass p = {.act = act, .y = y, .dy = dy, .out = dx};
+    nn_parallel_ranges(backward_item, &p, n, n);
 }

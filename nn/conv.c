@@ -4,9 +4,8 @@
 #include <math.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "common/error.h"
+#include "nn/gemm.h"
 
 size_t nn_conv2d_n_params(int n_in, int n_out, int kernel) {
     return (size_t)n_out * (size_t)n_in * (size_t)kernel * (size_t)kernel + (size_t)n_out;
@@ -183,7 +182,7 @@ static void forward_group(const NnConv2d *conv, const ConvPlan *pl, const float 
         im2col(conv, x + (size_t)(b0 + i) * img, H, W, 0, pl->P, pl->Q, col + (size_t)i * pl->N,
                ld);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, F, (int)ld, pl->R, 1.0f, conv->w,
+    nn_sgemm(0, 0, F, (int)ld, pl->R, 1.0f, conv->w,
                 pl->R, col, (int)ld, 0.0f, stage, (int)ld);
     for (int i = 0; i < g; i++) {
         float *yb = y + (size_t)(b0 + i) * F * pl->N;
@@ -212,7 +211,7 @@ static void forward_bands(const NnConv2d *conv, const ConvPlan *pl, const float 
         int p1 = p0 + pl->band < pl->P ? p0 + pl->band : pl->P;
         int cols = (p1 - p0) * pl->Q;
         im2col(conv, xb, H, W, p0, p1, pl->Q, col, (size_t)cols);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, F, cols, pl->R, 1.0f, conv->w,
+        nn_sgemm(0, 0, F, cols, pl->R, 1.0f, conv->w,
                     pl->R, col, cols, 1.0f, yb + (size_t)p0 * pl->Q, pl->N);
     }
 }
@@ -260,12 +259,12 @@ static void backward_group(NnConv2d *conv, const ConvPlan *pl, const float *x, c
         im2col(conv, x + (size_t)(b0 + i) * img, H, W, 0, pl->P, pl->Q, col + (size_t)i * pl->N,
                ld);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, pl->R, (int)ld, 1.0f, stage,
+    nn_sgemm(0, 1, F, pl->R, (int)ld, 1.0f, stage,
                 (int)ld, col, (int)ld, 1.0f, conv->dw, pl->R);
     if (!dx) {
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, pl->R, (int)ld, F, 1.0f, conv->w,
+    nn_sgemm(1, 0, pl->R, (int)ld, F, 1.0f, conv->w,
                 pl->R, stage, (int)ld, 0.0f, col, (int)ld);
     for (int i = 0; i < g; i++) {
         float *dxb = dx + (size_t)(b0 + i) * img;
@@ -289,14 +288,14 @@ static void backward_bands(NnConv2d *conv, const ConvPlan *pl, const float *xb,
 
         // dW (F x R) += dy_band (F x cols) col^T (cols x R)
         im2col(conv, xb, H, W, p0, p1, pl->Q, col, (size_t)cols);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, pl->R, cols, 1.0f, d, pl->N,
+        nn_sgemm(0, 1, F, pl->R, cols, 1.0f, d, pl->N,
                     col, cols, 1.0f, conv->dw, pl->R);
         if (!dxb) {
             continue;
         }
 
         // dcol (R x cols) = W^T dy_band, folded back onto the image
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, pl->R, cols, F, 1.0f, conv->w,
+        nn_sgemm(1, 0, pl->R, cols, F, 1.0f, conv->w,
                     pl->R, d, pl->N, 0.0f, col, cols);
         col2im_add(conv, col, (size_t)cols, H, W, p0, p1, pl->Q, dxb);
     }

@@ -1,15 +1,15 @@
-// Dense layer: every product is one cblas_sgemm call on row-major data, with
+// Dense layer: every product is one nn_sgemm call on row-major data, with
 // the transpose flags doing the work of W^T and dy^T.
 //
 // The code spells I and O as n_in and n_out because OpenBLAS's cblas.h pulls
 // in <complex.h>, which defines I as the imaginary unit.
 #include "nn/linear.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "nn/gemm.h"
 
 size_t nn_linear_n_params(int n_in, int n_out) {
     ASSERT(n_in > 0 && n_out > 0, "invalid layer shape %d -> %d", n_in, n_out);
@@ -43,16 +43,72 @@ void nn_linear_init(NnLinear *layer, RngState *rng) {
     }
 }
 
-void nn_linear_forward(const NnLinear *layer, const float *x, float *y, int B) {
+typedef struct BiasPass {
+    const float *b;
+    float *y;
+    size_t n_out;
+    NnActivation act;
+} BiasPass;
+
+// y = act(y + b) on rows lo..hi-1.
+static void bias_act_rows(void *ctx, size_t lo, size_t hi) {
+    const BiasPass *p = ctx;
+    size_t n_out = p->n_out;
+    const float *b = p->b;
+    for (size_t r = lo; r < hi; r++) {
+        float *y = p->y + r * n_out;
+        switch (p->act) {
+        case NN_ACT_RELU:
+            for (size_t o = 0; o < n_out; o++) {
+                float v = y[o] + b[o];
+                y[o] = v > 0.0f ? v : 0.0f;
+            }
+            break;
+        case NN_ACT_TANH:
+            for (size_t o = 0; o < n_out; o++) {
+                y[o] = tanhf(y[o] + b[o]);
+            }
+            break;
+        default:
+            for (size_t o = 0; o < n_out; o++) {
+                y[o] += b[o];
+            }
+            break;
+        }
+    }
+}
+
+void nn_linear_forward_act(const NnLinear *layer, const float *x, float *y, int B,
+                           NnActivation act) {
     int n_in = layer->n_in, n_out = layer->n_out;
     ASSERT(B > 0, "batch size %d must be positive", B);
+    ASSERT(act == NN_ACT_NONE || act == NN_ACT_RELU || act == NN_ACT_TANH,
+           "invalid activation %d", (int)act);
+    nn_sgemm(0, 1, B, n_out, n_in, 1.0f, x, n_in, layer->w, n_in, 0.0f, y, n_out);
+    BiasPass p = {layer->b, y, (size_t)n_out, act};
+    nn_parallel_ranges(bias_act_rows, &p, (size_t)B, (size_t)B * (size_t)n_out);
+}
 
-    // y = b broadcast over rows, then y += x W^T in one sgemm (beta = 1)
-    for (int r = 0; r < B; r++) {
-        memcpy(y + (size_t)r * (size_t)n_out, layer->b, (size_t)n_out * sizeof *y);
+void nn_linear_forward(const NnLinear *layer, const float *x, float *y, int B) {
+    nn_linear_forward_act(layer, x, y, B, NN_ACT_NONE);
+}
+
+typedef struct ColSums {
+    float *db;
+    const float *dy;
+    int rows, n_out;
+} ColSums;
+
+// db[lo..hi-1] += column sums of dy, row by row so the inner loop vectorises.
+static void col_sums(void *ctx, size_t lo, size_t hi) {
+    const ColSums *p = ctx;
+    float *db = p->db;
+    for (int r = 0; r < p->rows; r++) {
+        const float *row = p->dy + (size_t)r * (size_t)p->n_out;
+        for (size_t o = lo; o < hi; o++) {
+            db[o] += row[o];
+        }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n_out, n_in, 1.0f, x, n_in,
-                layer->w, n_in, 1.0f, y, n_out);
 }
 
 void nn_linear_backward(NnLinear *layer, const float *x, const float *dy, float *dx, int B) {
@@ -61,20 +117,14 @@ void nn_linear_backward(NnLinear *layer, const float *x, const float *dy, float 
     ASSERT(layer->dw && layer->db, "layer %d -> %d has no gradient block bound", n_in, n_out);
 
     // dW (O x I) += dy^T (O x B) x (B x I)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, B, 1.0f, dy, n_out, x,
-                n_in, 1.0f, layer->dw, n_in);
+    nn_sgemm(1, 0, n_out, n_in, B, 1.0f, dy, n_out, x, n_in, 1.0f, layer->dw, n_in);
 
-    // db += column sums of dy, row by row so the inner loop vectorises
-    for (int r = 0; r < B; r++) {
-        const float *row = dy + (size_t)r * (size_t)n_out;
-        for (int o = 0; o < n_out; o++) {
-            layer->db[o] += row[o];
-        }
-    }
+    // db += column sums of dy
+    ColSums sums = {layer->db, dy, B, n_out};
+    nn_parallel_ranges(col_sums, &sums, (size_t)n_out, (size_t)B * (size_t)n_out);
 
     // dx (B x I) = dy (B x O) W (O x I)
     if (dx) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, n_in, n_out, 1.0f, dy, n_out,
-                    layer->w, n_in, 0.0f, dx, n_in);
+        nn_sgemm(0, 0, B, n_in, n_out, 1.0f, dy, n_out, layer->w, n_in, 0.0f, dx, n_in);
     }
 }

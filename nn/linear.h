@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "common/rng.h"
+#include "nn/activation.h"
 
 typedef struct NnLinear {
     int n_in;     // I
@@ -34,6 +35,11 @@ void nn_linear_init(NnLinear *layer, RngState *rng);
 
 // y (B x O) = x (B x I) W^T + b.
 void nn_linear_forward(const NnLinear *layer, const float *x, float *y, int B);
+
+// y = act(x W^T + b): the bias and the activation in one pass over y after
+// the product, which saves a pass over memory on every hidden layer.
+void nn_linear_forward_act(const NnLinear *layer, const float *x, float *y, int B,
+                           NnActivation act);
 
 // Given dy (B x O): dW += dy^T x, db += colsum(dy), and if dx is not NULL
 // dx (B x I) = dy W (overwritten, not accumulated).

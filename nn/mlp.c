@@ -154,8 +154,7 @@ const float *nn_mlp_forward(NnMlp *mlp, const float *x, int B) {
     for (int l = 0; l < mlp->n_layers; l++) {
         NnActivation act = l + 1 < mlp->n_layers ? mlp->hidden_act : mlp->out_act;
         float *y = mlp->acts[l + 1];
-        nn_linear_forward(&mlp->layers[l], mlp->acts[l], y, B);
-        nn_activation_forward(act, y, y, (size_t)B * (size_t)mlp->sizes[l + 1]);
+        nn_linear_forward_act(&mlp->layers[l], mlp->acts[l], y, B, act);
     }
     return mlp->acts[mlp->n_layers];
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "nn/gemm.h"
 
 int nn_params_init(NnParamSet *set, size_t n, int with_target) {
     memset(set, 0, sizeof *set);
@@ -43,22 +44,22 @@ NnAdamConfig nn_adam_defaults(void) {
     return cfg;
 }
 
-void nn_adam_update(const NnAdamConfig *cfg, long step, float *w, const float *g, float *m,
-                    float *v, size_t n) {
-    ASSERT(step >= 1, "Adam step count %ld must be at least 1", step);
+typedef struct AdamPass {
+    float *w, *m, *v;
+    const float *g;
+    float step_size, sqrt_bc2, decay, b1, b2, eps;
+} AdamPass;
 
-    // bias corrections in double: beta^step underflows slowly, but 1 - beta^t
-    // for small t loses digits in float (Kingma and Ba 2015, Algorithm 1)
-    double bc1 = 1.0 - pow((double)cfg->beta1, (double)step);
-    double bc2 = 1.0 - pow((double)cfg->beta2, (double)step);
-    float step_size = (float)((double)cfg->lr / bc1);
-    float sqrt_bc2 = (float)sqrt(bc2);
-    float decay = 1.0f - cfg->lr * cfg->weight_decay;
-    float b1 = cfg->beta1, b2 = cfg->beta2, eps = cfg->eps;
+static void adam_range(void *ctx, size_t lo, size_t hi) {
+    const AdamPass *p = ctx;
+    float *w = p->w, *m = p->m, *v = p->v;
+    const float *g = p->g;
+    float b1 = p->b1, b2 = p->b2, eps = p->eps;
+    float step_size = p->step_size, sqrt_bc2 = p->sqrt_bc2, decay = p->decay;
 
     // the same order of operations as torch.optim.Adam / AdamW (PyTorch 1.13):
     // decoupled decay first, then w -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         float gi = g[i];
         m[i] = b1 * m[i] + (1.0f - b1) * gi;
         v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
@@ -67,17 +68,54 @@ void nn_adam_update(const NnAdamConfig *cfg, long step, float *w, const float *g
     }
 }
 
+void nn_adam_update(const NnAdamConfig *cfg, long step, float *w, const float *g, float *m,
+                    float *v, size_t n) {
+    ASSERT(step >= 1, "Adam step count %ld must be at least 1", step);
+
+    // bias corrections in double: beta^step underflows slowly, but 1 - beta^t
+    // for small t loses digits in float (Kingma and Ba 2015, Algorithm 1)
+    double bc1 = 1.0 - pow((double)cfg->beta1, (double)step);
+    double bc2 = 1.0 - pow((double)cfg->beta2, (double)step);
+    AdamPass p = {
+        .w = w,
+        .m = m,
+        .v = v,
+        .g = g,
+        .step_size = (float)((double)cfg->lr / bc1),
+        .sqrt_bc2 = (float)sqrt(bc2),
+        .decay = 1.0f - cfg->lr * cfg->weight_decay,
+        .b1 = cfg->beta1,
+        .b2 = cfg->beta2,
+        .eps = cfg->eps,
+    };
+    nn_parallel_ranges(adam_range, &p, n, n);
+}
+
 void nn_params_zero_grad(NnParamSet *set) {
     memset(set->g, 0, set->n * sizeof *set->g);
+}
+
+typedef struct PolyakPass {
+    float *target;
+    const float *w;
+    float tau;
+} PolyakPass;
+
+static void polyak_range(void *ctx, size_t lo, size_t hi) {
+    const PolyakPass *p = ctx;
+    float tau = p->tau, keep = 1.0f - p->tau;
+    float *target = p->target;
+    const float *w = p->w;
+    for (size_t i = lo; i < hi; i++) {
+        target[i] = tau * w[i] + keep * target[i];
+    }
 }
 
 void nn_params_polyak(NnParamSet *set, float tau) {
     ASSERT(set->target, "Polyak update on a parameter set without a target copy");
     ASSERT(tau >= 0.0f && tau <= 1.0f, "Polyak tau %g outside [0, 1]", (double)tau);
-    float keep = 1.0f - tau;
-    for (size_t i = 0; i < set->n; i++) {
-        set->target[i] = tau * set->w[i] + keep * set->target[i];
-    }
+    PolyakPass p = {set->target, set->w, tau};
+    nn_parallel_ranges(polyak_range, &p, set->n, set->n);
 }
 
 void nn_params_copy_to_target(NnParamSet *set) {

@@ -9,12 +9,12 @@
 // This file does not do gradient surgery; methods that do pass apply_update.
 #include "rl/net.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "conal/gradmix.h"
+#include "nn/gemm.h"
 #include "rl/net_conal.h"
 #include "rl/net_gradmix.h"
 
@@ -115,14 +115,13 @@ static int spec_check(const RlNetSpec *spec, char *err, size_t err_sz) {
 static void level_forward(const DenseLevel *lv, const NnLinear *layers, int K, int B,
                           const float *x, float *y) {
     if (lv->shared) {
-        nn_linear_forward(&layers[0], x, y, K * B);
+        nn_linear_forward_act(&layers[0], x, y, K * B, lv->act);
     } else {
         for (int t = 0; t < K; t++) {
-            nn_linear_forward(&layers[t], x + (size_t)t * B * lv->n_in,
-                              y + (size_t)t * B * lv->n_out, B);
+            nn_linear_forward_act(&layers[t], x + (size_t)t * B * lv->n_in,
+                                  y + (size_t)t * B * lv->n_out, B, lv->act);
         }
     }
-    nn_activation_forward(lv->act, y, y, (size_t)K * B * lv->n_out);
 }
 
 // Forward pass over the online or target weights.
@@ -147,7 +146,7 @@ static const float *dense_forward(RlNet *net, const float *x, int B, RlNetWeight
 
 // dx (rows x I) = dz (rows x O) W for one layer, without parameter gradients.
 static void input_grad(const NnLinear *layer, const float *dz, float *dx, int rows) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, layer->n_in, layer->n_out,
+    nn_sgemm(0, 0, rows, layer->n_in, layer->n_out,
                 1.0f, dz, layer->n_out, layer->w, layer->n_in, 0.0f, dx, layer->n_in);
 }
 
@@ -163,7 +162,7 @@ static void shared_backward_split(RlNet *net, DenseLevel *lv, const float *x,
         const float *dz_t = dz + (size_t)t * B * n_out;
         float *dw = sl->d + (size_t)t * sl->n;
         float *db = dw + (size_t)n_in * n_out;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, B, 1.0f, dz_t, n_out,
+        nn_sgemm(1, 0, n_out, n_in, B, 1.0f, dz_t, n_out,
                     x + (size_t)t * B * n_in, n_in, 0.0f, dw, n_in);
         for (int o = 0; o < n_out; o++) {
             db[o] = 0.0f;
@@ -488,7 +487,7 @@ void rl_net_gram(const RlNet *net, int s, float *gram) {
            net->n_shared);
     const RlSharedLayer *sl = &net->shared[s];
     int K = net->spec.n_tasks;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, K, (int)sl->n, 1.0f, sl->d,
+    nn_sgemm(0, 1, K, K, (int)sl->n, 1.0f, sl->d,
                 (int)sl->n, sl->d, (int)sl->n, 0.0f, gram, K);
 }
 

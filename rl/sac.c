@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "nn/gemm.h"
 
 // ---- creation ----
 
@@ -79,9 +80,9 @@ static int alloc_workspace(RlSac *s) {
     float **bufs[] = {&s->x_actor, &s->x_critic, &s->features, &s->eps_next, &s->eps_pi,
                       &s->cache.log_std, &s->cache.eps, &s->cache.u, &s->cache.action,
                       &s->logp, &s->y, &s->dq1, &s->dq2, &s->dx1, &s->dx2, &s->daction,
-                      &s->dlogp, &s->dhead, &s->q1_pi};
+                      &s->dlogp, &s->dhead};
     size_t cols[] = {ia, iq, (size_t)(s->n_obs + s->n_act), A, A, A, A, A, A, 1, 1, 1, 1,
-                     iq, iq, A, 1, 2 * A, 1};
+                     iq, iq, A, 1, 2 * A};
     int n = (int)(sizeof cols / sizeof cols[0]);
     ASSERT(n == (int)(sizeof bufs / sizeof bufs[0]), "alloc_workspace: table sizes differ");
     for (int i = 0; i < n; i++) {
@@ -158,7 +159,7 @@ void rl_sac_destroy(RlSac *s) {
     float *bufs[] = {s->x_actor, s->x_critic, s->features, s->eps_next, s->eps_pi,
                      s->cache.log_std, s->cache.eps, s->cache.u, s->cache.action, s->logp,
                      s->y, s->dq1, s->dq2, s->dx1, s->dx2, s->daction, s->dlogp, s->dhead,
-                     s->q1_pi, s->log_temp, s->log_temp_m, s->log_temp_v};
+                     s->log_temp, s->log_temp_m, s->log_temp_v};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         free(bufs[i]);
     }
@@ -195,13 +196,81 @@ static void net_step(RlSac *s, RlNet *net, const NnAdamConfig *adam) {
     rl_net_update(net, adam);
 }
 
+// ---- the twin critics, side by side ----
+//
+// Q1 and Q2 read the same inputs and write only their own networks and
+// buffers, so they run as one parallel job of two items (nn/gemm.h): with
+// two or more threads, concurrently, each on one thread.
+
+void rl_sac_twin_run(RlSac *s, TeamFn fn, void *ctx) {
+    (void)s;
+    nn_parallel_run(fn, ctx, 2);
+}
+
+RlNet *rl_sac_critic(RlSac *s, int i) {
+    return i == 0 ? s->q1 : s->q2;
+}
+
+typedef struct TwinForward {
+    RlSac *s;
+    int B;
+    RlNetWeights which;
+    const float *out[2];
+} TwinForward;
+
+static void twin_forward_item(void *ctx, int i) {
+    TwinForward *job = ctx;
+    job->out[i] = rl_net_forward(rl_sac_critic(job->s, i), job->s->x_critic, job->B,
+                                 job->which);
+}
+
+void rl_sac_twin_forward(RlSac *s, int B, RlNetWeights which, const float **q1,
+                         const float **q2) {
+    TwinForward job = {.s = s, .B = B, .which = which};
+    rl_sac_twin_run(s, twin_forward_item, &job);
+    *q1 = job.out[0];
+    *q2 = job.out[1];
+}
+
+typedef struct TwinInputGrad {
+    RlSac *s;
+    int B;
+} TwinInputGrad;
+
+static void twin_input_grad_item(void *ctx, int i) {
+    TwinInputGrad *job = ctx;
+    RlSac *s = job->s;
+    RlNet *q = rl_sac_critic(s, i);
+    q->input_grad_only = 1;
+    rl_net_backward(q, i == 0 ? s->dq1 : s->dq2, i == 0 ? s->dx1 : s->dx2, job->B);
+    q->input_grad_only = 0;
+}
+
+void rl_sac_twin_action_grad(RlSac *s, int B) {
+    TwinInputGrad job = {.s = s, .B = B};
+    rl_sac_twin_run(s, twin_input_grad_item, &job);
+    size_t rows = (size_t)s->n_tasks * (size_t)B, A = (size_t)s->n_act;
+    size_t width = (size_t)s->q1->n_in_total;
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t j = 0; j < A; j++) {
+            size_t col = r * width + (size_t)s->n_obs + j;
+            s->daction[r * A + j] = s->dx1[col] + s->dx2[col];
+        }
+    }
+}
+
+static void twin_polyak_item(void *ctx, int i) {
+    RlSac *s = ctx;
+    nn_params_polyak(&rl_sac_critic(s, i)->params, s->tau);
+}
+
 // Critic targets y = r + gamma (min Q' - temp logp') for every row.
 static void critic_targets(RlSac *s, const RlBatch *batch, const float *eps_next) {
     int B = batch->B, K = s->n_tasks;
     actor_sample(s, batch->next_obs, eps_next, B);
     pack_critic(s, batch->next_obs, s->cache.action, B);
-    const float *q1t = rl_net_forward(s->q1, s->x_critic, B, RL_NET_TARGET);
-    const float *q2t = rl_net_forward(s->q2, s->x_critic, B, RL_NET_TARGET);
+    const float *q1t, *q2t;
+    rl_sac_twin_forward(s, B, RL_NET_TARGET, &q1t, &q2t);
     for (int t = 0; t < K; t++) {
         float temp = expf(s->log_temp[t]);
         for (int b = 0; b < B; b++) {
@@ -212,16 +281,15 @@ static void critic_targets(RlSac *s, const RlBatch *batch, const float *eps_next
     }
 }
 
-// One critic's loss per task, its gradient and optimiser step.
-static void critic_step(RlSac *s, RlNet *q, int B, float *loss, float *q_mean,
+// One critic's loss per task, its gradient (through dq) and optimiser step.
+static void critic_step(RlSac *s, RlNet *q, int B, float *dq, float *loss, float *q_mean,
                         int want_task_grads) {
     int K = s->n_tasks;
     const float *pred = rl_net_forward(q, s->x_critic, B, RL_NET_ONLINE);
     for (int t = 0; t < K; t++) {
         // each task's loss is a mean over its own block; the total is their sum
         size_t off = (size_t)t * B;
-        loss[t] = nn_mse_forward_backward(pred + off, s->y + off, (size_t)B, 1.0f,
-                                          s->dq1 + off);
+        loss[t] = nn_mse_forward_backward(pred + off, s->y + off, (size_t)B, 1.0f, dq + off);
         if (q_mean) {
             double sum = 0.0;
             for (int b = 0; b < B; b++) {
@@ -232,21 +300,38 @@ static void critic_step(RlSac *s, RlNet *q, int B, float *loss, float *q_mean,
     }
     nn_params_zero_grad(&q->params);
     q->want_task_grads = want_task_grads;
-    rl_net_backward(q, s->dq1, NULL, B);
+    rl_net_backward(q, dq, NULL, B);
     q->want_task_grads = 0;
     net_step(s, q, &s->critic_adam);
+}
+
+typedef struct TwinStep {
+    RlSac *s;
+    int B;
+    int want_task_grads;
+} TwinStep;
+
+// Critic i's step; only Q1 reports mean Q values and per-task gradients.
+static void twin_step_item(void *ctx, int i) {
+    TwinStep *job = ctx;
+    RlSac *s = job->s;
+    if (i == 0) {
+        critic_step(s, s->q1, job->B, s->dq1, s->stats.q1_loss, s->stats.q_mean,
+                    job->want_task_grads);
+    } else {
+        critic_step(s, s->q2, job->B, s->dq2, s->stats.q2_loss, NULL, 0);
+    }
 }
 
 // Actor step through the updated critics; leaves logp of the fresh actions.
 static void actor_step(RlSac *s, const RlBatch *batch, const float *eps_pi,
                        int want_task_grads) {
-    int B = batch->B, K = s->n_tasks, A = s->n_act;
+    int B = batch->B, K = s->n_tasks;
     size_t rows = (size_t)K * B;
     const float *head = actor_sample(s, batch->obs, eps_pi, B);
     pack_critic(s, batch->obs, s->cache.action, B);
-    const float *q1 = rl_net_forward(s->q1, s->x_critic, B, RL_NET_ONLINE);
-    memcpy(s->q1_pi, q1, sizeof(float) * rows);
-    const float *q2 = rl_net_forward(s->q2, s->x_critic, B, RL_NET_ONLINE);
+    const float *q1, *q2;
+    rl_sac_twin_forward(s, B, RL_NET_ONLINE, &q1, &q2);
 
     // losses and the gradient of the row means with respect to min(Q1, Q2)
     for (int t = 0; t < K; t++) {
@@ -254,8 +339,8 @@ static void actor_step(RlSac *s, const RlBatch *batch, const float *eps_pi,
         double sum = 0.0, ent = 0.0;
         for (int b = 0; b < B; b++) {
             size_t r = (size_t)t * B + (size_t)b;
-            int first = s->q1_pi[r] <= q2[r];
-            float qmin = first ? s->q1_pi[r] : q2[r];
+            int first = q1[r] <= q2[r];
+            float qmin = first ? q1[r] : q2[r];
             sum += (double)(temp * s->logp[r] - qmin);
             ent -= (double)s->logp[r];
             s->dq1[r] = first ? -1.0f / (float)B : 0.0f;
@@ -268,17 +353,7 @@ static void actor_step(RlSac *s, const RlBatch *batch, const float *eps_pi,
 
     // d loss / d action through both critics, without their parameter
     // gradients, which this step does not use
-    s->q1->input_grad_only = s->q2->input_grad_only = 1;
-    rl_net_backward(s->q1, s->dq1, s->dx1, B);
-    rl_net_backward(s->q2, s->dq2, s->dx2, B);
-    s->q1->input_grad_only = s->q2->input_grad_only = 0;
-    int iq = s->q1->n_in_total;
-    for (size_t r = 0; r < rows; r++) {
-        for (int j = 0; j < A; j++) {
-            size_t col = r * (size_t)iq + (size_t)s->n_obs + (size_t)j;
-            s->daction[r * A + j] = s->dx1[col] + s->dx2[col];
-        }
-    }
+    rl_sac_twin_action_grad(s, B);
 
     // back through the squashed Gaussian and the actor
     nn_tanh_gaussian_backward(&s->policy, head, &s->cache, s->daction, s->dlogp, (int)rows,
@@ -320,8 +395,8 @@ void rl_sac_update_with_noise(RlSac *s, const RlBatch *batch, const float *eps_n
     // critics: targets with the current actor and temperatures
     critic_targets(s, batch, eps_next);
     pack_critic(s, batch->obs, batch->action, B);
-    critic_step(s, s->q1, B, s->stats.q1_loss, s->stats.q_mean, want_task_grads);
-    critic_step(s, s->q2, B, s->stats.q2_loss, NULL, 0);
+    TwinStep step = {.s = s, .B = B, .want_task_grads = want_task_grads};
+    rl_sac_twin_run(s, twin_step_item, &step);
 
     // actor and temperatures, with the updated critics
     s->n_updates++;
@@ -330,8 +405,7 @@ void rl_sac_update_with_noise(RlSac *s, const RlBatch *batch, const float *eps_n
         temperature_step(s, B);
     }
     if (s->n_updates % s->target_update_interval == 0) {
-        nn_params_polyak(&s->q1->params, s->tau);
-        nn_params_polyak(&s->q2->params, s->tau);
+        rl_sac_twin_run(s, twin_polyak_item, s);
     }
 }
 

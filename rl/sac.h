@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "common/rng.h"
+#include "common/team.h"
 #include "nn/checkpoint.h"
 #include "nn/loss.h"
 #include "nn/params.h"
@@ -66,7 +67,6 @@ typedef struct RlSac {
     float *daction;                 // (K*B x A)
     float *dlogp;                   // (K*B)
     float *dhead;                   // (K*B x 2A)
-    float *q1_pi;                   // (K*B) Q1 copy while Q2 runs
 } RlSac;
 
 // Builds actor and critics for cfg (method, widths, optimiser, SAC
@@ -91,6 +91,18 @@ void rl_sac_update_with_noise(RlSac *sac, const RlBatch *batch, const float *eps
 // when deterministic, otherwise a sample with noise from rng.
 void rl_sac_act(RlSac *sac, const float *obs, int B, int deterministic, RngState *rng,
                 float *actions);
+
+// Pieces of the update shared with the CoNAL search step (rl/sac_conal.c).
+// rl_sac_twin_run calls fn(ctx, 0) for Q1 and fn(ctx, 1) for Q2, side by
+// side when nn_threads() is two or more.
+RlNet *rl_sac_critic(RlSac *sac, int i);
+void rl_sac_twin_run(RlSac *sac, TeamFn fn, void *ctx);
+// Both critics on sac->x_critic; *q1 and *q2 point at their outputs.
+void rl_sac_twin_forward(RlSac *sac, int B, RlNetWeights which, const float **q1,
+                         const float **q2);
+// daction = d/d action of the critics' last forward, with the output
+// gradients in dq1 and dq2 (input gradients only, no parameter gradients).
+void rl_sac_twin_action_grad(RlSac *sac, int B);
 
 // Temperature of task t.
 float rl_sac_temperature(const RlSac *sac, int t);

@@ -33,8 +33,8 @@ static void td_targets(RlSac *s, const RlBatch *val) {
     int B = val->B;
     sample_actions(s, val->next_obs, s->eps_next, B);
     pack_critic_input(s, val->next_obs, s->cache.action, B);
-    const float *q1t = rl_net_forward(s->q1, s->x_critic, B, RL_NET_TARGET);
-    const float *q2t = rl_net_forward(s->q2, s->x_critic, B, RL_NET_TARGET);
+    const float *q1t, *q2t;
+    rl_sac_twin_forward(s, B, RL_NET_TARGET, &q1t, &q2t);
     for (int t = 0; t < s->n_tasks; t++) {
         float temp = expf(s->log_temp[t]);
         for (int b = 0; b < B; b++) {
@@ -44,30 +44,39 @@ static void td_targets(RlSac *s, const RlBatch *val) {
     }
 }
 
-// Critic q's alpha gradient from its TD loss (per-task means, summed).
-static void critic_arch_grad(RlSac *s, RlNet *q, int B) {
+typedef struct CriticArchJob {
+    RlSac *s;
+    int B;
+} CriticArchJob;
+
+// Critic i's alpha gradient from its TD loss (per-task means, summed).
+static void critic_arch_grad(void *ctx, int i) {
+    CriticArchJob *job = ctx;
+    RlSac *s = job->s;
+    RlNet *q = rl_sac_critic(s, i);
+    float *dq = i == 0 ? s->dq1 : s->dq2;
+    int B = job->B;
     const float *pred = rl_net_forward(q, s->x_critic, B, RL_NET_ONLINE);
     for (int t = 0; t < s->n_tasks; t++) {
         size_t off = (size_t)t * (size_t)B;
-        nn_mse_forward_backward(pred + off, s->y + off, (size_t)B, 1.0f, s->dq1 + off);
+        nn_mse_forward_backward(pred + off, s->y + off, (size_t)B, 1.0f, dq + off);
     }
-    rl_net_conal_arch_backward(q, s->dq1, B);
+    rl_net_conal_arch_backward(q, dq, B);
 }
 
 // The actor's alpha gradient from the actor loss mean(temp logp - min Q).
 static void actor_arch_grad(RlSac *s, const RlBatch *val) {
-    int B = val->B, A = s->n_act;
+    int B = val->B;
     size_t rows = (size_t)s->n_tasks * (size_t)B;
     const float *head = sample_actions(s, val->obs, s->eps_pi, B);
     pack_critic_input(s, val->obs, s->cache.action, B);
-    memcpy(s->q1_pi, rl_net_forward(s->q1, s->x_critic, B, RL_NET_ONLINE),
-           rows * sizeof(float));
-    const float *q2 = rl_net_forward(s->q2, s->x_critic, B, RL_NET_ONLINE);
+    const float *q1, *q2;
+    rl_sac_twin_forward(s, B, RL_NET_ONLINE, &q1, &q2);
     for (int t = 0; t < s->n_tasks; t++) {
         float temp = expf(s->log_temp[t]);
         for (int b = 0; b < B; b++) {
             size_t r = (size_t)t * (size_t)B + (size_t)b;
-            int first = s->q1_pi[r] <= q2[r];
+            int first = q1[r] <= q2[r];
             s->dq1[r] = first ? -1.0f / (float)B : 0.0f;
             s->dq2[r] = first ? 0.0f : -1.0f / (float)B;
             s->dlogp[r] = temp / (float)B;
@@ -75,17 +84,7 @@ static void actor_arch_grad(RlSac *s, const RlBatch *val) {
     }
 
     // d loss / d action through both critics (input gradients only)
-    s->q1->input_grad_only = s->q2->input_grad_only = 1;
-    rl_net_backward(s->q1, s->dq1, s->dx1, B);
-    rl_net_backward(s->q2, s->dq2, s->dx2, B);
-    s->q1->input_grad_only = s->q2->input_grad_only = 0;
-    int width = s->q1->n_in_total;
-    for (size_t r = 0; r < rows; r++) {
-        for (int j = 0; j < A; j++) {
-            size_t col = r * (size_t)width + (size_t)s->n_obs + (size_t)j;
-            s->daction[r * (size_t)A + (size_t)j] = s->dx1[col] + s->dx2[col];
-        }
-    }
+    rl_sac_twin_action_grad(s, B);
     nn_tanh_gaussian_backward(&s->policy, head, &s->cache, s->daction, s->dlogp, (int)rows,
                               s->dhead);
     rl_net_conal_arch_backward(s->actor, s->dhead, B);
@@ -112,8 +111,8 @@ void rl_sac_conal_arch_update(RlSac *s, const RlBatch *val, const NnAdamConfig *
     // critics on the validation transitions, then the actor through them
     td_targets(s, val);
     pack_critic_input(s, val->obs, val->action, B);
-    critic_arch_grad(s, s->q1, B);
-    critic_arch_grad(s, s->q2, B);
+    CriticArchJob critics = {.s = s, .B = B};
+    rl_sac_twin_run(s, critic_arch_grad, &critics);
     actor_arch_grad(s, val);
 
     rl_net_conal_arch_step(s->q1, adam);

@@ -6,7 +6,6 @@
 // step form K task blocks of one row, which is what the actor expects.
 #include "rl/train.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -24,6 +23,7 @@
 #include "common/log.h"
 #include "common/version_info.h"
 #include "envs/vec.h"
+#include "nn/gemm.h"
 #include "rl/train_conal.h"
 
 #define K_TASKS ENV_N_TASKS
@@ -84,7 +84,7 @@ static double now_seconds(void) {
 }
 
 void rl_set_blas_threads(int n) {
-    openblas_set_num_threads(n);
+    ASSERT(nn_threads_set(n) == 0, "cannot start %d threads for the dense products", n);
 }
 
 // Env config for cfg (seed: the benchmark seed that fixes the 50 goals).

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/fileio.h"
+#include "nn/gemm.h"
 #include "rl/sac.h"
 #include "tests/check.h"
 
@@ -444,6 +445,84 @@ static void test_same_seed_same_updates(void) {
     CHECK(memcmp(w[0], w[1], sizeof w[0]) == 0);
 }
 
+// Snapshot of everything an update writes, for bitwise comparison.
+static float *snapshot(const RlSac *sac, size_t *n_out) {
+    const RlNet *nets[3] = {sac->actor, sac->q1, sac->q2};
+    size_t n = sizeof sac->stats / sizeof(float) + (size_t)sac->n_tasks;
+    for (int i = 0; i < 3; i++) {
+        n += 2 * nets[i]->params.n;
+    }
+    float *buf = malloc(n * sizeof(float)), *p = buf;
+    for (int i = 0; i < 3; i++) {
+        memcpy(p, nets[i]->params.w, nets[i]->params.n * sizeof(float));
+        p += nets[i]->params.n;
+        const float *t = nets[i]->params.target ? nets[i]->params.target : nets[i]->params.w;
+        memcpy(p, t, nets[i]->params.n * sizeof(float));
+        p += nets[i]->params.n;
+    }
+    memcpy(p, sac->log_temp, (size_t)sac->n_tasks * sizeof(float));
+    p += sac->n_tasks;
+    memcpy(p, &sac->stats, sizeof sac->stats);
+    *n_out = n;
+    return buf;
+}
+
+static void fill_normal(float *x, size_t n, RngState *rng) {
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (float)rng_normal(rng);
+    }
+}
+
+// Updates at the MT-SAC shapes (large enough that products split and the
+// twin critics run side by side) give the same bits on 1, 2 and 3 threads.
+static void test_thread_count_invariant(void) {
+    const char *methods[] = {"mtsac", "mhsac", "pcgrad"};
+    enum { K = 10, O = 39, A = 4 };
+    for (int m = 0; m < 3; m++) {
+        float *first = NULL;
+        size_t n_first = 0;
+        for (int threads = 1; threads <= 3; threads++) {
+            CHECK_EQ_INT(0, nn_threads_set(threads));
+            RlConfig cfg;
+            rl_config_defaults(&cfg);
+            snprintf(cfg.method, sizeof cfg.method, "%s", methods[m]);
+            cfg.batch_size = 64;
+            RngState rng;
+            rng_init(&rng, 9);
+            char err[256];
+            RlSac *sac = rl_sac_create(&cfg, K, O, A, &rng, 3, err, sizeof err);
+            CHECK_MSG(sac != NULL, "%s", err);
+            if (!sac) {
+                return;
+            }
+            RlBatch batch;
+            rl_batch_init(&batch, K, cfg.batch_size, O, A);
+            size_t rows = (size_t)K * (size_t)cfg.batch_size;
+            fill_normal(batch.obs, rows * O, &rng);
+            fill_normal(batch.next_obs, rows * O, &rng);
+            fill_normal(batch.action, rows * A, &rng);
+            fill_normal(batch.reward, rows, &rng);
+            for (int u = 0; u < 3; u++) {
+                rl_sac_update(sac, &batch, u == 2);
+            }
+            size_t n;
+            float *snap = snapshot(sac, &n);
+            if (!first) {
+                first = snap;
+                n_first = n;
+            } else {
+                CHECK_MSG(n == n_first && memcmp(first, snap, n * sizeof(float)) == 0,
+                          "%s: %d threads differ from 1", methods[m], threads);
+                free(snap);
+            }
+            rl_sac_destroy(sac);
+            rl_batch_deinit(&batch);
+        }
+        free(first);
+    }
+    nn_threads_set(1);
+}
+
 int main(void) {
     load_fixture();
     RUN_TEST(test_fixture_critic);
@@ -451,6 +530,7 @@ int main(void) {
     RUN_TEST(test_gradcheck_critic);
     RUN_TEST(test_gradcheck_actor_temp);
     RUN_TEST(test_same_seed_same_updates);
+    RUN_TEST(test_thread_count_invariant);
     cJSON_Delete(fixture);
     return check_summary();
 }
