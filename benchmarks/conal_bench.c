@@ -10,9 +10,13 @@
 //   retrain_nodiag  the same with the diagnostics off, as between log steps
 //   plain    the same derived network without any of that machinery
 // The reference of each is the list of cblas_sgemm calls it made (recorded
-// by wrapping cblas_sgemm in this program), replayed on the same operand
-// buffers, and nothing else. All updates and references rotate within each
-// sample; lines report medians of wall and process CPU time.
+// by wrapping cblas_sgemm in this program, on one thread so that no product
+// is split), replayed on the same operand buffers, and nothing else. The
+// updates run on the project's team (nn_threads_set). The reference runs
+// two ways and the faster counts: through nn_sgemm on the team, rotating
+// with the updates within each sample, and afterwards as plain cblas_sgemm
+// threaded by OpenBLAS (last, because OpenBLAS's threads spin for a while
+// after each call). Lines report medians of wall and process CPU time.
 //
 // It does not time SAC's losses or the environment (see sac_bench, env_bench).
 #define _GNU_SOURCE
@@ -26,6 +30,7 @@
 #include "common/rng.h"
 #include "conal/arch.h"
 #include "conal/supernet.h"
+#include "nn/gemm.h"
 #include "nn/mlp.h"
 #include "nn/params.h"
 
@@ -97,11 +102,17 @@ static void reference_init(Reference *ref) {
     }
 }
 
-static void reference_run(const Reference *ref) {
+// Replays the calls through nn_sgemm (the team) or straight to OpenBLAS.
+static void reference_run(const Reference *ref, int through_team) {
     for (int i = 0; i < ref->n; i++) {
         const SgemmCall *c = &ref->calls[i];
-        real_sgemm(CblasRowMajor, c->ta, c->tb, c->m, c->n, c->k, c->alpha, c->a, c->lda,
-                   c->b, c->ldb, c->beta, c->c, c->ldc);
+        if (through_team) {
+            nn_sgemm(c->ta == CblasTrans, c->tb == CblasTrans, c->m, c->n, c->k, c->alpha,
+                     c->a, c->lda, c->b, c->ldb, c->beta, c->c, c->ldc);
+        } else {
+            real_sgemm(CblasRowMajor, c->ta, c->tb, c->m, c->n, c->k, c->alpha, c->a, c->lda,
+                       c->b, c->ldb, c->beta, c->c, c->ldc);
+        }
     }
 }
 
@@ -224,7 +235,7 @@ static void record_subject(Subject *s, Reference *ref) {
         exit(1);
     }
     reference_init(ref);
-    reference_run(ref);
+    reference_run(ref, 0);
 }
 
 // Times every subject and its reference once per sample, rotating the order
@@ -241,7 +252,7 @@ static void time_subjects(Subject *subs, const Reference *refs, int n_subs, int 
             double w0 = clock_seconds(CLOCK_MONOTONIC);
             double c0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
             if (v % 2 == 0) {
-                reference_run(&refs[v / 2]);
+                reference_run(&refs[v / 2], 1);
             } else {
                 subject_run(&subs[v / 2]);
             }
@@ -249,21 +260,46 @@ static void time_subjects(Subject *subs, const Reference *refs, int n_subs, int 
             wall[v * samples + i] = clock_seconds(CLOCK_MONOTONIC) - w0;
         }
     }
+
+    // the OpenBLAS-threaded reference, then back to the team
+    int threads = nn_threads();
+    nn_threads_set(1);
+    openblas_set_num_threads(threads);
+    double *bwall = malloc((size_t)(n_subs * samples) * sizeof(double));
+    double *bcpu = malloc((size_t)(n_subs * samples) * sizeof(double));
+    for (int i = 0; i < samples; i++) {
+        for (int k = 0; k < n_subs; k++) {
+            double w0 = clock_seconds(CLOCK_MONOTONIC);
+            double c0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+            reference_run(&refs[k], 0);
+            bcpu[k * samples + i] = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
+            bwall[k * samples + i] = clock_seconds(CLOCK_MONOTONIC) - w0;
+        }
+    }
+    nn_threads_set(threads);
+
     for (int k = 0; k < n_subs; k++) {
         Timing *x = &t[k];
-        x->ref_ms = 1e3 * median(wall + (2 * k) * samples, samples);
+        double team_ms = 1e3 * median(wall + (2 * k) * samples, samples);
+        double blas_ms = 1e3 * median(bwall + k * samples, samples);
+        int team_faster = team_ms <= blas_ms;
+        x->ref_ms = team_faster ? team_ms : blas_ms;
         x->ms = 1e3 * median(wall + (2 * k + 1) * samples, samples);
-        x->ref_cpu_ms = 1e3 * median(cpu + (2 * k) * samples, samples);
+        x->ref_cpu_ms = 1e3 * (team_faster ? median(cpu + (2 * k) * samples, samples)
+                                           : median(bcpu + k * samples, samples));
         x->cpu_ms = 1e3 * median(cpu + (2 * k + 1) * samples, samples);
         x->gflop = refs[k].flops * 1e-9;
-        printf("%-14s sgemm_calls=%d gflop=%.2f ms=%.2f ref_ms=%.2f gflops=%.1f "
+        printf("%-14s sgemm_calls=%d gflop=%.2f ms=%.2f ref_ms=%.2f (%s) gflops=%.1f "
                "ref_gflops=%.1f ratio=%.3f cpu_ms=%.2f ref_cpu_ms=%.2f cpu_ratio=%.3f\n",
-               subs[k].name, refs[k].n, x->gflop, x->ms, x->ref_ms, x->gflop / x->ms * 1e3,
+               subs[k].name, refs[k].n, x->gflop, x->ms, x->ref_ms,
+               team_faster ? "team" : "openblas", x->gflop / x->ms * 1e3,
                x->gflop / x->ref_ms * 1e3, x->ref_ms / x->ms, x->cpu_ms, x->ref_cpu_ms,
                x->ref_cpu_ms / x->cpu_ms);
     }
     free(wall);
     free(cpu);
+    free(bwall);
+    free(bcpu);
 }
 
 int main(int argc, char **argv) {
@@ -294,7 +330,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "conal_bench: OpenBLAS's cblas_sgemm not found: %s\n", dlerror());
         return 1;
     }
-    openblas_set_num_threads(threads);
+    // record on one thread, so every product is one call; time on the team
+    nn_threads_set(1);
+    openblas_set_num_threads(1);
     printf("conal_bench: %d tasks x %d rows, hidden 3x%d ReLU, %d outputs, threads=%d, "
            "median of %d samples\n", K, B, HID, OUT, threads, samples);
 
@@ -337,6 +375,10 @@ int main(int argc, char **argv) {
         s->adam = adam;
         rng_init(&s->rng, 5);
         record_subject(s, &refs[i]);
+    }
+    if (nn_threads_set(threads) != 0) {
+        fprintf(stderr, "conal_bench: cannot start %d threads\n", threads);
+        return 1;
     }
     if (only) {
         for (int i = 0; i < N_SUBJECTS; i++) {

@@ -9,14 +9,14 @@
 // shared (MT-SAC with the task one-hot appended to the input). The three
 // agents run on the same random batch, one update each per round, in
 // rotating order so clock drift hits all alike. Each reports the median
-// round in wall time and in the thread's CPU time, which other processes on
-// a shared machine do not inflate. A second table times conal_gradmix_apply
+// round in wall time and in process CPU time (all threads), which other
+// processes on a shared machine do not inflate. Threads are the project's
+// team (nn_threads_set), as in `conal train --threads T`. A second table times conal_gradmix_apply
 // alone (its own Gram pass, the weights, the combination) on the critic's
 // per-task gradients. The networks take their Gram matrices from the
 // backward instead, so their surgery costs less than this.
 //
 // Usage: gradmix_bench [--rounds N] [--threads T] (defaults 15 and 1)
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,7 @@
 
 #include "common/rng.h"
 #include "conal/gradmix.h"
+#include "nn/gemm.h"
 #include "rl/config.h"
 #include "rl/replay.h"
 #include "rl/sac.h"
@@ -32,20 +33,17 @@ enum { K = 10, B = 128, N_OBS = 39, N_ACT = 4, N_METHODS = 3 };
 
 static const char *const method_names[N_METHODS] = {"mtsac", "pcgrad", "cagrad"};
 
-void openblas_set_num_threads(int num_threads);
-
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-// CPU time of the calling thread. With one BLAS thread all the work runs on
-// this thread, so this clock does not count time lost to other processes on
-// a shared machine, unlike the wall clock.
-static double thread_cpu_seconds(void) {
+// CPU time of the process, every thread included. Unlike the wall clock it
+// does not count time lost to other processes on a shared machine.
+static double process_cpu_seconds(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -105,9 +103,9 @@ static double time_surgery(RlSac *sac, ConalGradMixMethod method, int rounds) {
     }
     double *t = malloc(sizeof(double) * (size_t)rounds);
     for (int r = 0; r < rounds; r++) {
-        double t0 = thread_cpu_seconds();
+        double t0 = process_cpu_seconds();
         conal_gradmix_apply(&gm, K, q->n_shared, d, n, out, NULL);
-        t[r] = thread_cpu_seconds() - t0;
+        t[r] = process_cpu_seconds() - t0;
     }
     double m = median(t, rounds);
     free(t);
@@ -131,7 +129,10 @@ int main(int argc, char **argv) {
                 rounds, threads);
         return 1;
     }
-    openblas_set_num_threads(threads);
+    if (nn_threads_set(threads) != 0) {
+        fprintf(stderr, "gradmix_bench: cannot start %d threads\n", threads);
+        return 1;
+    }
 
     // one random batch shared by all agents
     RngState rng;
@@ -157,14 +158,14 @@ int main(int argc, char **argv) {
     for (int r = 0; r < rounds; r++) {
         for (int k = 0; k < N_METHODS; k++) {
             int m = (r + k) % N_METHODS;
-            double t0 = now_seconds(), c0 = thread_cpu_seconds();
+            double t0 = now_seconds(), c0 = process_cpu_seconds();
             rl_sac_update(agents[m], &batch, 0);
             t[(size_t)m * rounds + (size_t)r] = now_seconds() - t0;
-            cpu[(size_t)m * rounds + (size_t)r] = thread_cpu_seconds() - c0;
+            cpu[(size_t)m * rounds + (size_t)r] = process_cpu_seconds() - c0;
         }
     }
 
-    printf("MT-SAC update, K=%d tasks x B=%d rows, actor and critics 3x400, %d BLAS "
+    printf("MT-SAC update, K=%d tasks x B=%d rows, actor and critics 3x400, %d "
            "thread%s, median of %d rounds\n", K, B, threads, threads == 1 ? "" : "s",
            rounds);
     printf("%-8s %12s %10s %14s %14s %14s\n", "method", "wall ms", "updates/s", "wall ratio",
@@ -175,9 +176,6 @@ int main(int argc, char **argv) {
         double med_cpu = m == 0 ? plain_cpu : median(cpu + (size_t)m * rounds, rounds);
         printf("%-8s %12.2f %10.2f %13.3fx %14.2f %13.3fx\n", method_names[m], 1e3 * med,
                1.0 / med, med / plain, 1e3 * med_cpu, med_cpu / plain_cpu);
-    }
-    if (threads > 1) {
-        printf("(with several BLAS threads the cpu columns count the calling thread only)\n");
     }
 
     // the surgery alone, on the critic's D from the last update

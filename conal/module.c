@@ -30,13 +30,7 @@ static void dense_forward(const ConalModule *m, const float *w, const float *x, 
     const float *bias = w + (size_t)n_out * (size_t)n_in;
     ASSERT(rows > 0, "dense %d -> %d: rows %d must be positive", n_in, n_out, rows);
 
-    // y = b on every row, then y += x W^T in one sgemm
-    for (int r = 0; r < rows; r++) {
-        memcpy(y + (size_t)r * (size_t)n_out, bias, (size_t)n_out * sizeof *y);
-    }
-    nn_sgemm(0, 1, rows, n_out, n_in, 1.0f, x, n_in, w,
-                n_in, 1.0f, y, n_out);
-    nn_activation_forward(m->act, y, y, (size_t)rows * (size_t)n_out);
+    nn_dense_forward_act(w, bias, n_in, n_out, x, y, rows, m->act);
 }
 
 // dW = beta dW + dz^T x and db = beta db + colsum(dz) over rows into one
@@ -44,17 +38,27 @@ static void dense_forward(const ConalModule *m, const float *w, const float *x, 
 static void dense_param_grad(int n_in, int n_out, const float *x, const float *dz, float *gw,
                              int rows, float beta) {
     float *gb = gw + (size_t)n_out * (size_t)n_in;
-    nn_sgemm(1, 0, n_out, n_in, rows, 1.0f, dz, n_out,
-                x, n_in, beta, gw, n_in);
+    nn_sgemm(1, 0, n_out, n_in, rows, 1.0f, dz, n_out, x, n_in, beta, gw, n_in);
     if (beta == 0.0f) {
         memset(gb, 0, (size_t)n_out * sizeof *gb);
     }
-    for (int r = 0; r < rows; r++) {
-        const float *row = dz + (size_t)r * (size_t)n_out;
-        for (int o = 0; o < n_out; o++) {
-            gb[o] += row[o];
-        }
-    }
+    nn_dense_bias_grad(gb, dz, rows, n_out);
+}
+
+// One parallel job over row blocks, each writing its own gradient slot.
+typedef struct BlockGrads {
+    int n_in, n_out, block_rows;
+    const float *x, *dz;
+    float *gw;
+    size_t gw_stride;
+} BlockGrads;
+
+static void block_grad_item(void *ctx, int i) {
+    const BlockGrads *job = ctx;
+    size_t row0 = (size_t)i * (size_t)job->block_rows;
+    dense_param_grad(job->n_in, job->n_out, job->x + row0 * (size_t)job->n_in,
+                     job->dz + row0 * (size_t)job->n_out, job->gw + (size_t)i * job->gw_stride,
+                     job->block_rows, 0.0f);
 }
 
 // Backward of act(x W^T + b); dz overwrites dy.
@@ -74,17 +78,13 @@ static void dense_backward(const ConalModule *m, const float *w, const float *x,
     if (gw && gw_stride == 0) {
         dense_param_grad(n_in, n_out, x, dy, gw, rows, 1.0f);
     } else if (gw) {
-        for (int i = 0; i < n_blocks; i++) {
-            size_t row0 = (size_t)i * (size_t)block_rows;
-            dense_param_grad(n_in, n_out, x + row0 * (size_t)n_in, dy + row0 * (size_t)n_out,
-                             gw + (size_t)i * gw_stride, block_rows, 0.0f);
-        }
+        BlockGrads job = {n_in, n_out, block_rows, x, dy, gw, gw_stride};
+        nn_parallel_run(block_grad_item, &job, n_blocks);
     }
 
     // dx (rows x I) = dz (rows x O) W (O x I)
     if (dx) {
-        nn_sgemm(0, 0, rows, n_in, n_out, 1.0f, dy,
-                    n_out, w, n_in, 0.0f, dx, n_in);
+        nn_sgemm(0, 0, rows, n_in, n_out, 1.0f, dy, n_out, w, n_in, 0.0f, dx, n_in);
     }
 }
 

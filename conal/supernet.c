@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "nn/gemm.h"
 
 #define SLOT_LIMIT (CONAL_MAX_SLOTS + 2)
 
@@ -58,6 +59,7 @@ struct ConalNetImpl {
     size_t rest_off;                           // first float after the shared modules
     float *ones;                               // (K) for summing D's rows
     float *gram;                               // (n_slots x K x K) Gram matrix per module
+    float *gram_parts;                         // (n_chunks x K x K) per-chunk Gram products
     int gram_valid;                            // 1 when gram matches D of the last backward
     ConalWorkspace ws[2];                      // online, target
     float *mem;                                // owns every buffer above
@@ -291,16 +293,32 @@ static size_t workspace_bind(const ConalNetSpec *spec, const ConalNetImpl *im,
     return (size_t)(p - mem);
 }
 
+// Columns of D per chunk of the Gram pass: K x chunk floats of about 512 KB,
+// to stay in a core's L2 cache.
+static size_t gram_chunk(const ConalNetImpl *im) {
+    size_t chunk = (size_t)131072 / (size_t)im->K;
+    return chunk < 256 ? 256 : chunk;
+}
+
+// Chunks of the Gram pass over n columns.
+static size_t gram_chunks(const ConalNetImpl *im, size_t n) {
+    size_t chunk = gram_chunk(im);
+    return (n + chunk - 1) / chunk;
+}
+
 // Floats of the workspace block: activations, their gradients, D, Gram.
 static size_t impl_mem_floats(const ConalNet *net, int with_target) {
     const ConalNetImpl *im = net->impl;
     size_t K = (size_t)im->K;
     size_t n = workspace_floats(&net->spec, im, 1) +
                (with_target ? workspace_floats(&net->spec, im, 0) : 0);
+    size_t max_chunks = 0;
     for (int q = 1; q < im->P; q++) {
         n += K * net->shared_n[q - 1];
+        size_t chunks = gram_chunks(im, net->shared_n[q - 1]);
+        max_chunks = chunks > max_chunks ? chunks : max_chunks;
     }
-    return n + K + (size_t)CONAL_MAX_SLOTS * K * K;
+    return n + K + (size_t)CONAL_MAX_SLOTS * K * K + max_chunks * K * K;
 }
 
 // Allocates the workspace block and points every buffer into it; returns 0
@@ -327,6 +345,8 @@ static int impl_alloc(ConalNet *net, int with_target, char *err, size_t err_sz) 
     im->ones = p;
     p += K;
     im->gram = p;
+    p += (size_t)CONAL_MAX_SLOTS * K * K;
+    im->gram_parts = p;
     for (size_t t = 0; t < K; t++) {
         im->ones[t] = 1.0f;
     }
@@ -523,13 +543,32 @@ static void shared_forward(const ConalNet *net, ConalWorkspace *ws, const float 
     }
 }
 
+// One parallel job over the owners of a slot or over tasks. The items write
+// disjoint blocks, so the result does not depend on the thread count.
+typedef struct SlotJob {
+    ConalNet *net;
+    ConalWorkspace *ws;
+    const float *w;
+    int q, B, flags, need_dx;
+} SlotJob;
+
+static void specific_forward_item(void *ctx, int i) {
+    const SlotJob *job = ctx;
+    const ConalNetImpl *im = job->net->impl;
+    const ConalModule *m = &job->net->spec.slots[job->q - 1];
+    const ConalInstance *in = &im->inst[job->q][i];
+    size_t din = (size_t)m->n_in, dout = (size_t)m->n_out, rows = (size_t)job->B;
+    m->ops->forward(m, job->w + in->param_off,
+                    job->ws->SP[job->q] + (size_t)in->first_blk * rows * din,
+                    job->ws->SP[job->q + 1] + (size_t)in->out_blk * rows * dout,
+                    in->n_blk * job->B);
+}
+
 // Copies S[q-1] of each task branching at q into its first specific block,
 // then runs every owner's stack of slot q into the next slot's input.
-static void specific_forward(const ConalNet *net, ConalWorkspace *ws, const float *w, int q,
-                             int B) {
+static void specific_forward(ConalNet *net, ConalWorkspace *ws, const float *w, int q, int B) {
     const ConalNetImpl *im = net->impl;
-    const ConalModule *m = &net->spec.slots[q - 1];
-    size_t din = (size_t)im->width[q - 1], dout = (size_t)im->width[q], rows = (size_t)B;
+    size_t din = (size_t)im->width[q - 1], rows = (size_t)B;
     for (int t = 0; t < im->K; t++) {
         int blk = *blk_at(im, q, t, q);
         if (blk >= 0) {
@@ -537,11 +576,30 @@ static void specific_forward(const ConalNet *net, ConalWorkspace *ws, const floa
                    rows * din * sizeof(float));
         }
     }
-    for (int i = 0; i < im->n_inst[q]; i++) {
-        const ConalInstance *in = &im->inst[q][i];
-        m->ops->forward(m, w + in->param_off, ws->SP[q] + (size_t)in->first_blk * rows * din,
-                        ws->SP[q + 1] + (size_t)in->out_blk * rows * dout, in->n_blk * B);
+    SlotJob job = {net, ws, w, q, B, 0, 0};
+    nn_parallel_run(specific_forward_item, &job, im->n_inst[q]);
+}
+
+// Task t's mixture weights, mixture and decoder.
+static void mixture_forward_item(void *ctx, int t) {
+    const SlotJob *job = ctx;
+    const ConalNet *net = job->net;
+    const ConalNetImpl *im = net->impl;
+    ConalWorkspace *ws = job->ws;
+    const ConalModule *dec = &net->spec.decoder;
+    size_t rows = (size_t)job->B, d = (size_t)im->width[im->P - 1];
+    float *a = ws->a + (size_t)t * (size_t)im->P;
+    float *o = ws->O + (size_t)t * rows * d;
+    conal_net_branch_weights(net, t, a);
+    memset(o, 0, rows * d * sizeof(float));
+    for (int p = 1; p <= im->P; p++) {
+        if (branch_kept(&net->spec, t, p)) {
+            cblas_saxpy((int)(rows * d), a[p - 1], branch_output(im, ws, t, p, job->B, 0), 1, o,
+                        1);
+        }
     }
+    dec->ops->forward(dec, job->w + im->dec_off[t], o,
+                      ws->Y + (size_t)t * rows * (size_t)dec->n_out, job->B);
 }
 
 const float *conal_net_forward(ConalNet *net, const float *x, int B, int use_target) {
@@ -551,7 +609,7 @@ const float *conal_net_forward(ConalNet *net, const float *x, int B, int use_tar
     ASSERT(!use_target || net->params.target, "conal forward: network keeps no target copy");
     ConalWorkspace *ws = &im->ws[use_target ? 1 : 0];
     const float *w = use_target ? net->params.target : net->params.w;
-    size_t K = (size_t)im->K, rows = (size_t)B, d = (size_t)im->width[im->P - 1];
+    size_t K = (size_t)im->K, rows = (size_t)B;
     ws->B = B;
 
     // shared prefix once, then every specific slot
@@ -562,119 +620,135 @@ const float *conal_net_forward(ConalNet *net, const float *x, int B, int use_tar
     }
 
     // mixture o_t = sum_p a_tp * branch output, then the task's decoder
-    const ConalModule *dec = &net->spec.decoder;
-    for (int t = 0; t < im->K; t++) {
-        float *a = ws->a + (size_t)t * (size_t)im->P;
-        float *o = ws->O + (size_t)t * rows * d;
-        conal_net_branch_weights(net, t, a);
-        memset(o, 0, rows * d * sizeof(float));
-        for (int p = 1; p <= im->P; p++) {
-            if (branch_kept(&net->spec, t, p)) {
-                cblas_saxpy((int)(rows * d), a[p - 1], branch_output(im, ws, t, p, B, 0), 1, o,
-                            1);
-            }
-        }
-        dec->ops->forward(dec, w + im->dec_off[t], o,
-                          ws->Y + (size_t)t * rows * (size_t)dec->n_out, B);
-    }
+    SlotJob job = {net, ws, w, im->P, B, 0, 0};
+    nn_parallel_run(mixture_forward_item, &job, im->K);
     return ws->Y;
 }
 
 // ---- backward ----
 
-// Decoder backward per task, then the gradient of alpha from dO and the
-// branch outputs: dL/da_tp = <dO_t, H_tp>, through the softmax Jacobian.
+// Task t's decoder backward and, when flags ask for it, its alpha gradient
+// from dO and the branch outputs: dL/da_tp = <dO_t, H_tp>, through the
+// softmax Jacobian.
+static void mixture_backward_item(void *ctx, int t) {
+    const SlotJob *job = ctx;
+    ConalNet *net = job->net;
+    const ConalNetImpl *im = net->impl;
+    ConalWorkspace *ws = job->ws;
+    const ConalModule *dec = &net->spec.decoder;
+    size_t rows = (size_t)job->B, d = (size_t)im->width[im->P - 1], dout = (size_t)dec->n_out;
+    size_t off = (size_t)t * rows;
+    float *gw = (job->flags & CONAL_GRAD_WEIGHTS) ? net->params.g + im->dec_off[t] : NULL;
+    dec->ops->backward(dec, net->params.w + im->dec_off[t], ws->O + off * d, ws->Y + off * dout,
+                       ws->dY + off * dout, ws->dO + off * d, gw, 0, 1, job->B);
+    if (!(job->flags & CONAL_GRAD_ALPHA)) {
+        return;
+    }
+    const float *a = ws->a + (size_t)t * (size_t)im->P;
+    const float *dO = ws->dO + off * d;
+    double ga[CONAL_MAX_SLOTS + 1], mean = 0.0;
+    for (int p = 1; p <= im->P; p++) {
+        // float products summed in double
+        const float *h = branch_output(im, ws, t, p, job->B, 0);
+        double s = cblas_dsdot((int)(rows * d), dO, 1, h, 1);
+        ga[p - 1] = s;
+        mean += (double)a[p - 1] * s;
+    }
+    float *g = net->alpha.g + (size_t)t * (size_t)im->P;
+    for (int p = 0; p < im->P; p++) {
+        g[p] += (float)((double)a[p] * (ga[p] - mean));
+    }
+}
+
+// Decoder backward per task, then the gradient of alpha.
 static void mixture_backward(ConalNet *net, ConalWorkspace *ws, const float *dy, int B,
                              int flags) {
     ConalNetImpl *im = net->impl;
-    const ConalModule *dec = &net->spec.decoder;
-    size_t rows = (size_t)B, d = (size_t)im->width[im->P - 1], dout = (size_t)dec->n_out;
-    memcpy(ws->dY, dy, (size_t)im->K * rows * dout * sizeof(float));
-    for (int t = 0; t < im->K; t++) {
-        size_t off = (size_t)t * rows;
-        float *gw = (flags & CONAL_GRAD_WEIGHTS) ? net->params.g + im->dec_off[t] : NULL;
-        dec->ops->backward(dec, net->params.w + im->dec_off[t], ws->O + off * d,
-                           ws->Y + off * dout, ws->dY + off * dout, ws->dO + off * d, gw, 0, 1,
-                           B);
+    ASSERT(!(flags & CONAL_GRAD_ALPHA) || !net->spec.derived,
+           "conal backward: a derived network has no alpha");
+    size_t dout = (size_t)net->spec.decoder.n_out;
+    memcpy(ws->dY, dy, (size_t)im->K * (size_t)B * dout * sizeof(float));
+    SlotJob job = {net, ws, NULL, im->P, B, flags, 0};
+    nn_parallel_run(mixture_backward_item, &job, im->K);
+}
+
+// Scatters a_tp * dO_t to each kept branch output's gradient block of task t.
+static void mixture_scatter_item(void *ctx, int t) {
+    const SlotJob *job = ctx;
+    const ConalNetImpl *im = job->net->impl;
+    ConalWorkspace *ws = job->ws;
+    size_t rows = (size_t)job->B, d = (size_t)im->width[im->P - 1];
+    const float *a = ws->a + (size_t)t * (size_t)im->P;
+    const float *dO = ws->dO + (size_t)t * rows * d;
+    if (!branch_kept(&job->net->spec, t, im->P)) {
+        memset(ws->dS[im->P - 1] + (size_t)t * rows * d, 0, rows * d * sizeof(float));
     }
-    if (!(flags & CONAL_GRAD_ALPHA)) {
-        return;
-    }
-    ASSERT(!net->spec.derived, "conal backward: a derived network has no alpha");
-    for (int t = 0; t < im->K; t++) {
-        const float *a = ws->a + (size_t)t * (size_t)im->P;
-        const float *dO = ws->dO + (size_t)t * rows * d;
-        double ga[CONAL_MAX_SLOTS + 1], mean = 0.0;
-        for (int p = 1; p <= im->P; p++) {
-            // float products summed in double
-            const float *h = branch_output(im, ws, t, p, B, 0);
-            double s = cblas_dsdot((int)(rows * d), dO, 1, h, 1);
-            ga[p - 1] = s;
-            mean += (double)a[p - 1] * s;
+    for (int p = 1; p <= im->P; p++) {
+        if (!branch_kept(&job->net->spec, t, p)) {
+            continue;
         }
-        float *g = net->alpha.g + (size_t)t * (size_t)im->P;
-        for (int p = 0; p < im->P; p++) {
-            g[p] += (float)((double)a[p] * (ga[p] - mean));
+        float *dst = branch_output(im, ws, t, p, job->B, 1);
+        for (size_t i = 0; i < rows * d; i++) {
+            dst[i] = a[p - 1] * dO[i];
         }
     }
 }
 
-// Scatters a_tp * dO_t to each kept branch output's gradient block.
-static void mixture_scatter(const ConalNet *net, ConalWorkspace *ws, int B) {
+// Backward of owner i's stack at slot q; writes dSP[q] when need_dx.
+static void specific_backward_item(void *ctx, int i) {
+    const SlotJob *job = ctx;
+    ConalNet *net = job->net;
     const ConalNetImpl *im = net->impl;
-    size_t rows = (size_t)B, d = (size_t)im->width[im->P - 1];
-    for (int t = 0; t < im->K; t++) {
-        const float *a = ws->a + (size_t)t * (size_t)im->P;
-        const float *dO = ws->dO + (size_t)t * rows * d;
-        if (!branch_kept(&net->spec, t, im->P)) {
-            memset(ws->dS[im->P - 1] + (size_t)t * rows * d, 0, rows * d * sizeof(float));
-        }
-        for (int p = 1; p <= im->P; p++) {
-            if (!branch_kept(&net->spec, t, p)) {
-                continue;
-            }
-            float *dst = branch_output(im, ws, t, p, B, 1);
-            for (size_t i = 0; i < rows * d; i++) {
-                dst[i] = a[p - 1] * dO[i];
-            }
-        }
-    }
-}
-
-// Backward of every owner stack at slot q; writes dSP[q] when need_dx.
-static void specific_backward(ConalNet *net, ConalWorkspace *ws, int q, int B, int flags,
-                              int need_dx) {
-    ConalNetImpl *im = net->impl;
+    ConalWorkspace *ws = job->ws;
+    int q = job->q;
     const ConalModule *m = &net->spec.slots[q - 1];
-    size_t din = (size_t)im->width[q - 1], dout = (size_t)im->width[q], rows = (size_t)B;
-    for (int i = 0; i < im->n_inst[q]; i++) {
-        const ConalInstance *in = &im->inst[q][i];
-        size_t x_off = (size_t)in->first_blk * rows, y_off = (size_t)in->out_blk * rows;
-        float *gw = (flags & CONAL_GRAD_WEIGHTS) ? net->params.g + in->param_off : NULL;
-        m->ops->backward(m, net->params.w + in->param_off, ws->SP[q] + x_off * din,
-                         ws->SP[q + 1] + y_off * dout, ws->dSP[q + 1] + y_off * dout,
-                         need_dx ? ws->dSP[q] + x_off * din : NULL, gw, 0, in->n_blk, B);
-    }
+    size_t din = (size_t)m->n_in, dout = (size_t)m->n_out, rows = (size_t)job->B;
+    const ConalInstance *in = &im->inst[q][i];
+    size_t x_off = (size_t)in->first_blk * rows, y_off = (size_t)in->out_blk * rows;
+    float *gw = (job->flags & CONAL_GRAD_WEIGHTS) ? net->params.g + in->param_off : NULL;
+    m->ops->backward(m, net->params.w + in->param_off, ws->SP[q] + x_off * din,
+                     ws->SP[q + 1] + y_off * dout, ws->dSP[q + 1] + y_off * dout,
+                     job->need_dx ? ws->dSP[q] + x_off * din : NULL, gw, 0, in->n_blk, job->B);
 }
 
-// One pass over D of shared module q, in column chunks that stay in cache:
-// the Gram matrix G = D D^T (upper triangle) and the summed gradient
-// g += 1^T D, which params.g always contains after a backward.
+typedef struct GramJob {
+    ConalNet *net;
+    int q;
+} GramJob;
+
+// Chunk c of D: its Gram product (upper triangle) into gram_parts and its
+// column sums added to the summed gradient.
+static void gram_chunk_item(void *ctx, int c) {
+    const GramJob *job = ctx;
+    ConalNet *net = job->net;
+    ConalNetImpl *im = net->impl;
+    size_t K = (size_t)im->K, n = net->shared_n[job->q - 1], chunk = gram_chunk(im);
+    size_t c0 = (size_t)c * chunk;
+    int len = (int)(n - c0 < chunk ? n - c0 : chunk);
+    const float *D = net->task_grads[job->q - 1] + c0;
+    float *g = net->params.g + net->shared_off[job->q - 1] + c0;
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, im->K, len, 1.0f, D, (int)n, 0.0f,
+                im->gram_parts + (size_t)c * K * K, im->K);
+    cblas_sgemv(CblasRowMajor, CblasTrans, im->K, len, 1.0f, D, (int)n, im->ones, 1, 1.0f, g,
+                1);
+}
+
+// One pass over D of shared module q, in column chunks that stay in cache
+// and run in parallel: the Gram matrix G = D D^T (upper triangle, the chunks'
+// products summed in chunk order) and the summed gradient g += 1^T D, which
+// params.g always contains after a backward.
 static void gram_and_sum(ConalNet *net, int q) {
     ConalNetImpl *im = net->impl;
-    // K x chunk floats of about 512 KB, to stay in a core's L2 cache
-    size_t chunk = (size_t)131072 / (size_t)im->K;
-    chunk = chunk < 256 ? 256 : chunk;
-    size_t n = net->shared_n[q - 1];
-    const float *D = net->task_grads[q - 1];
-    float *g = net->params.g + net->shared_off[q - 1];
-    float *G = im->gram + (size_t)(q - 1) * (size_t)im->K * (size_t)im->K;
-    for (size_t c0 = 0; c0 < n; c0 += chunk) {
-        int len = (int)(n - c0 < chunk ? n - c0 : chunk);
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, im->K, len, 1.0f, D + c0, (int)n,
-                    c0 == 0 ? 0.0f : 1.0f, G, im->K);
-        cblas_sgemv(CblasRowMajor, CblasTrans, im->K, len, 1.0f, D + c0, (int)n, im->ones, 1,
-                    1.0f, g + c0, 1);
+    size_t K = (size_t)im->K, n_chunks = gram_chunks(im, net->shared_n[q - 1]);
+    GramJob job = {net, q};
+    nn_parallel_run(gram_chunk_item, &job, (int)n_chunks);
+    float *G = im->gram + (size_t)(q - 1) * K * K;
+    memcpy(G, im->gram_parts, K * K * sizeof(float));
+    for (size_t c = 1; c < n_chunks; c++) {
+        const float *part = im->gram_parts + c * K * K;
+        for (size_t i = 0; i < K * K; i++) {
+            G[i] += part[i];
+        }
     }
 }
 
@@ -724,20 +798,20 @@ static void shared_backward(ConalNet *net, ConalWorkspace *ws, int q, int B, int
     }
 }
 
-// Adds each new branch block's input gradient at slot q to dS[q-1].
-static void branch_gather(const ConalNet *net, ConalWorkspace *ws, int q, int B) {
-    const ConalNetImpl *im = net->impl;
-    size_t din = (size_t)im->width[q - 1], rows = (size_t)B;
-    for (int t = 0; t < im->K; t++) {
-        int blk = *blk_at(im, q, t, q);
-        if (blk < 0) {
-            continue;
-        }
-        const float *src = ws->dSP[q] + (size_t)blk * rows * din;
-        float *dst = ws->dS[q - 1] + (size_t)t * rows * din;
-        for (size_t i = 0; i < rows * din; i++) {
-            dst[i] += src[i];
-        }
+// Adds task t's new branch block's input gradient at slot q to dS[q-1].
+static void branch_gather_item(void *ctx, int t) {
+    const SlotJob *job = ctx;
+    const ConalNetImpl *im = job->net->impl;
+    int q = job->q;
+    size_t din = (size_t)im->width[q - 1], rows = (size_t)job->B;
+    int blk = *blk_at(im, q, t, q);
+    if (blk < 0) {
+        return;
+    }
+    const float *src = job->ws->dSP[q] + (size_t)blk * rows * din;
+    float *dst = job->ws->dS[q - 1] + (size_t)t * rows * din;
+    for (size_t i = 0; i < rows * din; i++) {
+        dst[i] += src[i];
     }
 }
 
@@ -766,13 +840,16 @@ void conal_net_backward(ConalNet *net, const float *dy, float *dx, int B, int fl
     im->gram_valid = per_task;
 
     // slots from last to first: specific stacks, then the shared module
-    mixture_scatter(net, ws, B);
+    SlotJob scatter = {net, ws, NULL, im->P, B, flags, 0};
+    nn_parallel_run(mixture_scatter_item, &scatter, im->K);
     for (int q = im->P - 1; q >= 1; q--) {
         int need_dx = q > 1 || dx != NULL;
-        specific_backward(net, ws, q, B, flags, need_dx);
+        SlotJob specific = {net, ws, NULL, q, B, flags, need_dx};
+        nn_parallel_run(specific_backward_item, &specific, im->n_inst[q]);
         shared_backward(net, ws, q, B, flags, need_dx);
         if (need_dx) {
-            branch_gather(net, ws, q, B);
+            SlotJob gather = {net, ws, NULL, q, B, flags, need_dx};
+            nn_parallel_run(branch_gather_item, &gather, im->K);
         }
     }
     if (dx) {

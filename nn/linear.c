@@ -78,15 +78,19 @@ static void bias_act_rows(void *ctx, size_t lo, size_t hi) {
     }
 }
 
-void nn_linear_forward_act(const NnLinear *layer, const float *x, float *y, int B,
-                           NnActivation act) {
-    int n_in = layer->n_in, n_out = layer->n_out;
+void nn_dense_forward_act(const float *w, const float *b, int n_in, int n_out, const float *x,
+                          float *y, int B, NnActivation act) {
     ASSERT(B > 0, "batch size %d must be positive", B);
     ASSERT(act == NN_ACT_NONE || act == NN_ACT_RELU || act == NN_ACT_TANH,
            "invalid activation %d", (int)act);
-    nn_sgemm(0, 1, B, n_out, n_in, 1.0f, x, n_in, layer->w, n_in, 0.0f, y, n_out);
-    BiasPass p = {layer->b, y, (size_t)n_out, act};
+    nn_sgemm(0, 1, B, n_out, n_in, 1.0f, x, n_in, w, n_in, 0.0f, y, n_out);
+    BiasPass p = {b, y, (size_t)n_out, act};
     nn_parallel_ranges(bias_act_rows, &p, (size_t)B, (size_t)B * (size_t)n_out);
+}
+
+void nn_linear_forward_act(const NnLinear *layer, const float *x, float *y, int B,
+                           NnActivation act) {
+    nn_dense_forward_act(layer->w, layer->b, layer->n_in, layer->n_out, x, y, B, act);
 }
 
 void nn_linear_forward(const NnLinear *layer, const float *x, float *y, int B) {
@@ -111,6 +115,11 @@ static void col_sums(void *ctx, size_t lo, size_t hi) {
     }
 }
 
+void nn_dense_bias_grad(float *db, const float *dy, int B, int n_out) {
+    ColSums sums = {db, dy, B, n_out};
+    nn_parallel_ranges(col_sums, &sums, (size_t)n_out, (size_t)B * (size_t)n_out);
+}
+
 void nn_linear_backward(NnLinear *layer, const float *x, const float *dy, float *dx, int B) {
     int n_in = layer->n_in, n_out = layer->n_out;
     ASSERT(B > 0, "batch size %d must be positive", B);
@@ -119,9 +128,7 @@ void nn_linear_backward(NnLinear *layer, const float *x, const float *dy, float 
     // dW (O x I) += dy^T (O x B) x (B x I)
     nn_sgemm(1, 0, n_out, n_in, B, 1.0f, dy, n_out, x, n_in, 1.0f, layer->dw, n_in);
 
-    // db += column sums of dy
-    ColSums sums = {layer->db, dy, B, n_out};
-    nn_parallel_ranges(col_sums, &sums, (size_t)n_out, (size_t)B * (size_t)n_out);
+    nn_dense_bias_grad(layer->db, dy, B, n_out);
 
     // dx (B x I) = dy (B x O) W (O x I)
     if (dx) {

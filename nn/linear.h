@@ -41,6 +41,13 @@ void nn_linear_forward(const NnLinear *layer, const float *x, float *y, int B);
 void nn_linear_forward_act(const NnLinear *layer, const float *x, float *y, int B,
                            NnActivation act);
 
+// The same on raw blocks: w (O x I) and b (O) need not belong to an NnLinear.
+void nn_dense_forward_act(const float *w, const float *b, int n_in, int n_out, const float *x,
+                          float *y, int B, NnActivation act);
+
+// db (O) += column sums of dy (B x O), summed row by row in order.
+void nn_dense_bias_grad(float *db, const float *dy, int B, int n_out);
+
 // Given dy (B x O): dW += dy^T x, db += colsum(dy), and if dx is not NULL
 // dx (B x I) = dy W (overwritten, not accumulated).
 void nn_linear_backward(NnLinear *layer, const float *x, const float *dy, float *dx, int B);

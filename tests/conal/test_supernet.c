@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/rng.h"
 #include "conal/supernet.h"
+#include "nn/gemm.h"
 #include "tests/check.h"
 
 enum { K_TEST = 3, B_TEST = 3, IN_TEST = 4, OUT_TEST = 2 };
@@ -595,6 +596,92 @@ static void test_search_is_deterministic(void) {
     CHECK(memcmp(a, b, sizeof a) == 0);
 }
 
+// One search iteration and one derived-network step at sizes where the
+// parallel jobs split (10 tasks, width 400); returns every output, weight,
+// alpha and Gram value in one buffer.
+static float *wide_run(int derived, ConalSpecificKind kind, size_t *n_out) {
+    enum { K = 10, B = 32, IN = 39, H = 400, OUT = 8 };
+    static const int branch[K] = {4, 4, 4, 3, 3, 2, 2, 1, 1, 4};
+    ConalNetSpec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.n_tasks = K;
+    spec.n_slots = 3;
+    spec.slots[0] = conal_dense_module(IN, H, NN_ACT_RELU);
+    spec.slots[1] = conal_dense_module(H, H, NN_ACT_RELU);
+    spec.slots[2] = conal_dense_module(H, H, NN_ACT_RELU);
+    spec.decoder = conal_dense_module(H, OUT, NN_ACT_NONE);
+    spec.specific = kind;
+    spec.max_block = B;
+    if (derived) {
+        spec.derived = 1;
+        memcpy(spec.branch, branch, sizeof branch);
+    }
+    ConalNet *net = make_net(&spec, 12, 1);
+    RngState rng;
+    rng_init(&rng, 13);
+    float *x = malloc((size_t)K * B * IN * sizeof(float));
+    float *c = malloc((size_t)K * B * OUT * sizeof(float));
+    fill_normal(x, (size_t)K * B * IN, &rng, 1.0);
+    fill_normal(c, (size_t)K * B * OUT, &rng, 1.0);
+    NnAdamConfig adam = nn_adam_defaults();
+    net->conflict = CONAL_CONFLICT_MEASURE;
+    if (!derived) {
+        conal_net_zero_grad(net);
+        conal_net_forward(net, x, B, 0);
+        conal_net_backward(net, c, NULL, B, CONAL_GRAD_ALPHA);
+        conal_net_alpha_step(net, &adam);
+    }
+    conal_net_zero_grad(net);
+    conal_net_forward(net, x, B, 0);
+    conal_net_backward(net, c, NULL, B, CONAL_GRAD_WEIGHTS);
+    size_t n_gram = (size_t)(net->P - 1) * K * K;
+    size_t n = (size_t)K * B * OUT + 2 * net->params.n + net->alpha.n + n_gram;
+    float *out = calloc(n, sizeof(float)), *p = out;
+    for (int q = 1; q < net->P; q++) {
+        const float *G = conal_net_gram(net, q);
+        if (G) {
+            memcpy(p + (size_t)(q - 1) * K * K, G, (size_t)K * K * sizeof(float));
+        }
+    }
+    p += n_gram;
+    conal_net_step(net, &adam);
+    memcpy(p, net->params.w, net->params.n * sizeof(float));
+    p += net->params.n;
+    memcpy(p, net->params.g, net->params.n * sizeof(float));
+    p += net->params.n;
+    if (net->alpha.n) {
+        memcpy(p, net->alpha.w, net->alpha.n * sizeof(float));
+    }
+    p += net->alpha.n;
+    memcpy(p, conal_net_forward(net, x, B, 1), (size_t)K * B * OUT * sizeof(float));
+    *n_out = n;
+    free(x);
+    free(c);
+    conal_net_destroy(net);
+    return out;
+}
+
+// Search and derived networks give the same bits on 1, 2 and 3 threads.
+static void test_thread_count_invariant(void) {
+    for (int v = 0; v < 3; v++) {
+        int derived = v > 0;
+        ConalSpecificKind kind = v == 2 ? CONAL_PARTIALLY_SPECIFIC : CONAL_PURELY_SPECIFIC;
+        CHECK_EQ_INT(0, nn_threads_set(1));
+        size_t n1, n;
+        float *one = wide_run(derived, kind, &n1);
+        for (int threads = 2; threads <= 3; threads++) {
+            CHECK_EQ_INT(0, nn_threads_set(threads));
+            float *many = wide_run(derived, kind, &n);
+            CHECK_MSG(n == n1 && memcmp(one, many, n * sizeof(float)) == 0,
+                      "derived=%d kind=%d: %d threads differ from 1", derived, (int)kind,
+                      threads);
+            free(many);
+        }
+        free(one);
+    }
+    nn_threads_set(1);
+}
+
 // Bad specs are rejected with a message naming the field.
 static void test_spec_errors(void) {
     char err[256];
@@ -627,6 +714,7 @@ int main(void) {
     RUN_TEST(test_backward_gram_matches_d);
     RUN_TEST(test_zero_gradient_no_conflict);
     RUN_TEST(test_target_forward);
+    RUN_TEST(test_thread_count_invariant);
     RUN_TEST(test_search_is_deterministic);
     RUN_TEST(test_spec_errors);
     return check_summary();
