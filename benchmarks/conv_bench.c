@@ -3,7 +3,8 @@
 // For each shape of the vision backbones (the Multi-Fashion CNN at batch 256
 // and one encoder layer of the dense-task network at NYUv2 scale) it times
 // one forward and one backward pass (weight and bias gradients, and the
-// input gradient except for a first layer), stride 1 and padding K / 2, then
+// input gradient except for a first layer), stride 1 and padding K / 2, on
+// the nn/gemm.h thread team (nn_threads_set), then
 // runs scripts/bench_conv_torch.py with the same shapes and thread count.
 // Lines report medians in wall-clock and process-CPU milliseconds; ratio is
 // torch time over conal time, so above 1 means conal is faster. On a shared
@@ -13,10 +14,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <cblas.h>
-
 #include "common/rng.h"
 #include "nn/conv.h"
+#include "nn/gemm.h"
 
 typedef struct Shape {
     int B, C, F, H, W, K, dx;
@@ -58,7 +58,8 @@ static void time_conal(const Shape *s, int samples, int iters, double *ms, doubl
     size_t n_x = (size_t)s->B * s->C * s->H * s->W, n_y = (size_t)s->B * s->F * s->H * s->W;
     float *x = malloc(sizeof(float) * n_x), *dx = malloc(sizeof(float) * n_x);
     float *y = malloc(sizeof(float) * n_y), *dy = malloc(sizeof(float) * n_y);
-    float *col = malloc(sizeof(float) * nn_conv2d_scratch_size(&conv, s->H, s->W));
+    float *scratch =
+        malloc(sizeof(float) * nn_conv2d_scratch_size(&conv, s->B, s->H, s->W, nn_threads()));
     for (size_t i = 0; i < n_x; i++) {
         x[i] = (float)rng_normal(&rng);
     }
@@ -69,8 +70,8 @@ static void time_conal(const Shape *s, int samples, int iters, double *ms, doubl
     for (int k = -1; k < samples; k++) {
         double t0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID);
         for (int i = 0; i < iters; i++) {
-            nn_conv2d_forward(&conv, x, y, s->B, s->H, s->W, col);
-            nn_conv2d_backward(&conv, x, dy, s->dx ? dx : NULL, s->B, s->H, s->W, col);
+            nn_conv2d_forward(&conv, x, y, s->B, s->H, s->W, scratch);
+            nn_conv2d_backward(&conv, x, dy, s->dx ? dx : NULL, s->B, s->H, s->W, scratch);
         }
         if (k >= 0) {   // the first pass warms caches and is not counted
             wall[k] = (now(CLOCK_MONOTONIC) - t0) / iters;
@@ -85,7 +86,7 @@ static void time_conal(const Shape *s, int samples, int iters, double *ms, doubl
     free(dx);
     free(y);
     free(dy);
-    free(col);
+    free(scratch);
 }
 
 // Runs the PyTorch script for every shape; fills ms and cpu_ms per shape
@@ -144,7 +145,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "conv_bench: invalid --threads, --samples or --iters\n");
         return 2;
     }
-    openblas_set_num_threads(threads);
+    if (nn_threads_set(threads) != 0) {
+        fprintf(stderr, "conv_bench: cannot start %d threads\n", threads);
+        return 1;
+    }
     double ms[N_SHAPES], cpu[N_SHAPES], t_ms[N_SHAPES], t_cpu[N_SHAPES];
     for (int i = 0; i < N_SHAPES; i++) {
         time_conal(&shapes[i], samples, iters, &ms[i], &cpu[i]);

@@ -2,6 +2,7 @@
 #include "nn/conv.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -68,11 +69,6 @@ static ConvPlan conv_plan(const NnConv2d *conv, int H, int W) {
         pl.cols = pl.group * pl.N;
     }
     return pl;
-}
-
-size_t nn_conv2d_scratch_size(const NnConv2d *conv, int H, int W) {
-    ConvPlan pl = conv_plan(conv, H, W);
-    return (size_t)(pl.R + conv->n_out) * (size_t)pl.cols;
 }
 
 void nn_conv2d_init(NnConv2d *conv, RngState *rng) {
@@ -172,35 +168,95 @@ static void col2im_add(const NnConv2d *conv, const float *col, size_t ld, int H,
     }
 }
 
-// Forward of images [b0, b0 + g) of a grouped plan: one sgemm into the
-// staging block (F x g*N), then each image's rows are copied out with bias.
-static void forward_group(const NnConv2d *conv, const ConvPlan *pl, const float *x, float *y,
-                          int b0, int g, int H, int W, float *col, float *stage) {
-    size_t ld = (size_t)g * pl->N, img = (size_t)conv->n_in * H * W;
+// ---- parallel forward and backward ----
+//
+// The work splits into items: a group of images (grouped plans) or one
+// image (banded plans, whose bands would otherwise fold onto shared input
+// rows). Item i runs on team thread i % T and uses that thread's slot of the
+// scratch for its columns and staging. Each item writes its own outputs,
+// and backward writes its weight and bias gradients into its own partial
+// block, which are then added to dW and db in item order. So the results do
+// not depend on the thread count.
+
+typedef struct ConvJob {
+    NnConv2d *conv;
+    ConvPlan pl;
+    int B, H, W, n_items;
+    const float *x;        // (B x C x H x W)
+    float *y;              // (B x F x P x Q) forward output
+    const float *dy;       // (B x F x P x Q) backward input
+    float *dx;             // (B x C x H x W) or NULL
+    float *slots;          // (T x (R + F) x cols) columns then staging, per thread
+    float *parts;          // (n_items x (F*R + F)) per-item dW then db
+    size_t slot_n;         // floats per slot
+} ConvJob;
+
+static int n_items(const ConvPlan *pl, int B) {
+    return pl->group > 1 ? (B + pl->group - 1) / pl->group : B;
+}
+
+size_t nn_conv2d_scratch_size(const NnConv2d *conv, int B, int H, int W, int threads) {
+    ASSERT(B > 0 && threads > 0, "nn_conv2d_scratch_size: batch %d, threads %d", B, threads);
+    ConvPlan pl = conv_plan(conv, H, W);
+    size_t slot = (size_t)(pl.R + conv->n_out) * (size_t)pl.cols;
+    size_t part = (size_t)conv->n_out * (size_t)pl.R + (size_t)conv->n_out;
+    return (size_t)threads * slot + (size_t)n_items(&pl, B) * part;
+}
+
+static ConvJob conv_job(NnConv2d *conv, int B, int H, int W, float *scratch) {
+    ConvJob j;
+    memset(&j, 0, sizeof j);
+    j.conv = conv;
+    j.pl = conv_plan(conv, H, W);
+    j.B = B;
+    j.H = H;
+    j.W = W;
+    j.n_items = n_items(&j.pl, B);
+    j.slot_n = (size_t)(j.pl.R + conv->n_out) * (size_t)j.pl.cols;
+    j.slots = scratch;
+    j.parts = scratch + (size_t)nn_threads() * j.slot_n;
+    return j;
+}
+
+// Columns of item i's thread slot; its staging block follows them.
+static float *item_cols(const ConvJob *j, int i) {
+    return j->slots + (size_t)(i % nn_threads()) * j->slot_n;
+}
+
+// Forward of a group item: the group's columns side by side, then one
+// sgemm per image straight into y, whose rows start with the bias.
+static void forward_group(const ConvJob *j, int item) {
+    const NnConv2d *conv = j->conv;
+    const ConvPlan *pl = &j->pl;
+    int b0 = item * pl->group, g = j->B - b0 < pl->group ? j->B - b0 : pl->group;
+    size_t ld = (size_t)g * pl->N, img = (size_t)conv->n_in * j->H * j->W;
     int F = conv->n_out;
+    float *col = item_cols(j, item);
     for (int i = 0; i < g; i++) {
-        im2col(conv, x + (size_t)(b0 + i) * img, H, W, 0, pl->P, pl->Q, col + (size_t)i * pl->N,
-               ld);
+        im2col(conv, j->x + (size_t)(b0 + i) * img, j->H, j->W, 0, pl->P, pl->Q,
+               col + (size_t)i * pl->N, ld);
     }
-    nn_sgemm(0, 0, F, (int)ld, pl->R, 1.0f, conv->w,
-                pl->R, col, (int)ld, 0.0f, stage, (int)ld);
     for (int i = 0; i < g; i++) {
-        float *yb = y + (size_t)(b0 + i) * F * pl->N;
+        float *yb = j->y + (size_t)(b0 + i) * F * pl->N;
         for (int f = 0; f < F; f++) {
-            const float *src = stage + (size_t)f * ld + (size_t)i * pl->N;
-            float *dst = yb + (size_t)f * pl->N, bias = conv->b[f];
+            float *yf = yb + (size_t)f * pl->N;
             for (int n = 0; n < pl->N; n++) {
-                dst[n] = src[n] + bias;
+                yf[n] = conv->b[f];
             }
         }
+        nn_sgemm(0, 0, F, pl->N, pl->R, 1.0f, conv->w, pl->R, col + (size_t)i * pl->N,
+                 (int)ld, 1.0f, yb, pl->N);
     }
 }
 
 // Forward of one image of a banded plan: the bias fills y, then one sgemm
 // per band of output rows accumulates W col onto it in place.
-static void forward_bands(const NnConv2d *conv, const ConvPlan *pl, const float *xb, float *yb,
-                          int H, int W, float *col) {
+static void forward_bands(const ConvJob *j, int b) {
+    const NnConv2d *conv = j->conv;
+    const ConvPlan *pl = &j->pl;
     int F = conv->n_out;
+    const float *xb = j->x + (size_t)b * conv->n_in * j->H * j->W;
+    float *yb = j->y + (size_t)b * F * pl->N, *col = item_cols(j, b);
     for (int f = 0; f < F; f++) {
         float *yf = yb + (size_t)f * pl->N;
         for (int n = 0; n < pl->N; n++) {
@@ -210,111 +266,141 @@ static void forward_bands(const NnConv2d *conv, const ConvPlan *pl, const float 
     for (int p0 = 0; p0 < pl->P; p0 += pl->band) {
         int p1 = p0 + pl->band < pl->P ? p0 + pl->band : pl->P;
         int cols = (p1 - p0) * pl->Q;
-        im2col(conv, xb, H, W, p0, p1, pl->Q, col, (size_t)cols);
-        nn_sgemm(0, 0, F, cols, pl->R, 1.0f, conv->w,
-                    pl->R, col, cols, 1.0f, yb + (size_t)p0 * pl->Q, pl->N);
+        im2col(conv, xb, j->H, j->W, p0, p1, pl->Q, col, (size_t)cols);
+        nn_sgemm(0, 0, F, cols, pl->R, 1.0f, conv->w, pl->R, col, cols, 1.0f,
+                 yb + (size_t)p0 * pl->Q, pl->N);
+    }
+}
+
+static void forward_item(void *ctx, int item) {
+    const ConvJob *j = ctx;
+    if (j->pl.group > 1) {
+        forward_group(j, item);
+    } else {
+        forward_bands(j, item);
     }
 }
 
 void nn_conv2d_forward(const NnConv2d *conv, const float *x, float *y, int B, int H, int W,
-                       float *col) {
-    ConvPlan pl = conv_plan(conv, H, W);
-    float *stage = col + (size_t)pl.R * pl.cols;
-    for (int b = 0; b < B; b += pl.group) {
-        if (pl.group > 1) {
-            int g = B - b < pl.group ? B - b : pl.group;
-            forward_group(conv, &pl, x, y, b, g, H, W, col, stage);
-        } else {
-            forward_bands(conv, &pl, x + (size_t)b * conv->n_in * H * W,
-                          y + (size_t)b * conv->n_out * pl.N, H, W, col);
+                       float *scratch) {
+    ASSERT(B > 0, "nn_conv2d_forward: batch %d", B);
+    // forward writes no gradient: the cast lets one job type serve both passes
+    ConvJob j = conv_job((NnConv2d *)(uintptr_t)conv, B, H, W, scratch);
+    j.x = x;
+    j.y = y;
+    nn_parallel_run(forward_item, &j, j.n_items);
+}
+
+// Sums of each row of m (F x n) into db, in double.
+static void row_sums(const float *m, int F, size_t n, size_t ld, float *db) {
+    for (int f = 0; f < F; f++) {
+        const float *r = m + (size_t)f * ld;
+        double s = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            s += (double)r[i];
         }
+        db[f] = (float)s;
     }
 }
 
-// db += row sums of dy_b (F x N).
-static void bias_grad(NnConv2d *conv, const float *dyb, int N) {
-    for (int f = 0; f < conv->n_out; f++) {
-        const float *d = dyb + (size_t)f * N;
-        float s = 0.0f;
-        for (int n = 0; n < N; n++) {
-            s += d[n];
-        }
-        conv->db[f] += s;
-    }
-}
-
-// Backward of images [b0, b0 + g) of a grouped plan: dy is staged side by
-// side (F x g*N), dW += stage col^T, and dcol = W^T stage is folded back.
-static void backward_group(NnConv2d *conv, const ConvPlan *pl, const float *x, const float *dy,
-                           float *dx, int b0, int g, int H, int W, float *col, float *stage) {
-    size_t ld = (size_t)g * pl->N, img = (size_t)conv->n_in * H * W;
+// Backward of a group item: dy is staged side by side (F x g*N), the
+// item's dW part = stage col^T, and dcol = W^T stage is folded back.
+static void backward_group(const ConvJob *j, int item) {
+    const NnConv2d *conv = j->conv;
+    const ConvPlan *pl = &j->pl;
+    int b0 = item * pl->group, g = j->B - b0 < pl->group ? j->B - b0 : pl->group;
+    size_t ld = (size_t)g * pl->N, img = (size_t)conv->n_in * j->H * j->W;
     int F = conv->n_out;
+    float *col = item_cols(j, item), *stage = col + (size_t)pl->R * pl->cols;
+    float *dw = j->parts + (size_t)item * ((size_t)F * pl->R + F), *db = dw + (size_t)F * pl->R;
     for (int i = 0; i < g; i++) {
-        const float *dyb = dy + (size_t)(b0 + i) * F * pl->N;
-        bias_grad(conv, dyb, pl->N);
+        const float *dyb = j->dy + (size_t)(b0 + i) * F * pl->N;
         for (int f = 0; f < F; f++) {
             memcpy(stage + (size_t)f * ld + (size_t)i * pl->N, dyb + (size_t)f * pl->N,
                    sizeof(float) * (size_t)pl->N);
         }
-        im2col(conv, x + (size_t)(b0 + i) * img, H, W, 0, pl->P, pl->Q, col + (size_t)i * pl->N,
-               ld);
+        im2col(conv, j->x + (size_t)(b0 + i) * img, j->H, j->W, 0, pl->P, pl->Q,
+               col + (size_t)i * pl->N, ld);
     }
-    nn_sgemm(0, 1, F, pl->R, (int)ld, 1.0f, stage,
-                (int)ld, col, (int)ld, 1.0f, conv->dw, pl->R);
-    if (!dx) {
+    row_sums(stage, F, ld, ld, db);
+    nn_sgemm(0, 1, F, pl->R, (int)ld, 1.0f, stage, (int)ld, col, (int)ld, 0.0f, dw, pl->R);
+    if (!j->dx) {
         return;
     }
-    nn_sgemm(1, 0, pl->R, (int)ld, F, 1.0f, conv->w,
-                pl->R, stage, (int)ld, 0.0f, col, (int)ld);
+    nn_sgemm(1, 0, pl->R, (int)ld, F, 1.0f, conv->w, pl->R, stage, (int)ld, 0.0f, col,
+             (int)ld);
     for (int i = 0; i < g; i++) {
-        float *dxb = dx + (size_t)(b0 + i) * img;
+        float *dxb = j->dx + (size_t)(b0 + i) * img;
         memset(dxb, 0, sizeof(float) * img);
-        col2im_add(conv, col + (size_t)i * pl->N, ld, H, W, 0, pl->P, pl->Q, dxb);
+        col2im_add(conv, col + (size_t)i * pl->N, ld, j->H, j->W, 0, pl->P, pl->Q, dxb);
     }
 }
 
 // Backward of one image of a banded plan, one band of output rows at a time.
-static void backward_bands(NnConv2d *conv, const ConvPlan *pl, const float *xb,
-                           const float *dyb, float *dxb, int H, int W, float *col) {
+static void backward_bands(const ConvJob *j, int b) {
+    const NnConv2d *conv = j->conv;
+    const ConvPlan *pl = &j->pl;
     int F = conv->n_out;
-    bias_grad(conv, dyb, pl->N);
+    size_t img = (size_t)conv->n_in * j->H * j->W;
+    const float *xb = j->x + (size_t)b * img, *dyb = j->dy + (size_t)b * F * pl->N;
+    float *dxb = j->dx ? j->dx + (size_t)b * img : NULL, *col = item_cols(j, b);
+    float *dw = j->parts + (size_t)b * ((size_t)F * pl->R + F), *db = dw + (size_t)F * pl->R;
+    row_sums(dyb, F, (size_t)pl->N, (size_t)pl->N, db);
     if (dxb) {
-        memset(dxb, 0, sizeof(float) * (size_t)conv->n_in * H * W);
+        memset(dxb, 0, sizeof(float) * img);
     }
     for (int p0 = 0; p0 < pl->P; p0 += pl->band) {
         int p1 = p0 + pl->band < pl->P ? p0 + pl->band : pl->P;
         int cols = (p1 - p0) * pl->Q;
         const float *d = dyb + (size_t)p0 * pl->Q;
 
-        // dW (F x R) += dy_band (F x cols) col^T (cols x R)
-        im2col(conv, xb, H, W, p0, p1, pl->Q, col, (size_t)cols);
-        nn_sgemm(0, 1, F, pl->R, cols, 1.0f, d, pl->N,
-                    col, cols, 1.0f, conv->dw, pl->R);
+        // dW part (F x R) += dy_band (F x cols) col^T (cols x R)
+        im2col(conv, xb, j->H, j->W, p0, p1, pl->Q, col, (size_t)cols);
+        nn_sgemm(0, 1, F, pl->R, cols, 1.0f, d, pl->N, col, cols, p0 == 0 ? 0.0f : 1.0f, dw,
+                 pl->R);
         if (!dxb) {
             continue;
         }
 
         // dcol (R x cols) = W^T dy_band, folded back onto the image
-        nn_sgemm(1, 0, pl->R, cols, F, 1.0f, conv->w,
-                    pl->R, d, pl->N, 0.0f, col, cols);
-        col2im_add(conv, col, (size_t)cols, H, W, p0, p1, pl->Q, dxb);
+        nn_sgemm(1, 0, pl->R, cols, F, 1.0f, conv->w, pl->R, d, pl->N, 0.0f, col, cols);
+        col2im_add(conv, col, (size_t)cols, j->H, j->W, p0, p1, pl->Q, dxb);
+    }
+}
+
+static void backward_item(void *ctx, int item) {
+    const ConvJob *j = ctx;
+    if (j->pl.group > 1) {
+        backward_group(j, item);
+    } else {
+        backward_bands(j, item);
+    }
+}
+
+// dW and db += the items' parts, added in item order for each element.
+static void add_parts(void *ctx, size_t lo, size_t hi) {
+    const ConvJob *j = ctx;
+    size_t n_w = (size_t)j->conv->n_out * (size_t)j->pl.R, stride = n_w + j->conv->n_out;
+    for (size_t e = lo; e < hi; e++) {
+        float *dst = e < n_w ? j->conv->dw + e : j->conv->db + (e - n_w);
+        float s = *dst;
+        for (int i = 0; i < j->n_items; i++) {
+            s += j->parts[(size_t)i * stride + e];
+        }
+        *dst = s;
     }
 }
 
 void nn_conv2d_backward(NnConv2d *conv, const float *x, const float *dy, float *dx, int B,
-                        int H, int W, float *col) {
-    ConvPlan pl = conv_plan(conv, H, W);
-    float *stage = col + (size_t)pl.R * pl.cols;
-    size_t img = (size_t)conv->n_in * H * W;
-    for (int b = 0; b < B; b += pl.group) {
-        if (pl.group > 1) {
-            int g = B - b < pl.group ? B - b : pl.group;
-            backward_group(conv, &pl, x, dy, dx, b, g, H, W, col, stage);
-        } else {
-            backward_bands(conv, &pl, x + (size_t)b * img, dy + (size_t)b * conv->n_out * pl.N,
-                           dx ? dx + (size_t)b * img : NULL, H, W, col);
-        }
-    }
+                        int H, int W, float *scratch) {
+    ASSERT(B > 0, "nn_conv2d_backward: batch %d", B);
+    ConvJob j = conv_job(conv, B, H, W, scratch);
+    j.x = x;
+    j.dy = dy;
+    j.dx = dx;
+    nn_parallel_run(backward_item, &j, j.n_items);
+    size_t n = (size_t)conv->n_out * (size_t)j.pl.R + (size_t)conv->n_out;
+    nn_parallel_ranges(add_parts, &j, n, n * (size_t)j.n_items);
 }
 
 double nn_conv2d_flops_forward(const NnConv2d *conv, int B, int H, int W) {

@@ -5,6 +5,12 @@
 // W is stored (F x C x K x K) as torch.nn.Conv2d does, so weights compare
 // one-to-one with PyTorch. For each image the input is unfolded into a column
 // matrix (C*K*K x P*Q) and the output is one sgemm: y (F x P*Q) = W col + b.
+// Groups of small images, or single large images, run as independent items
+// on the nn/gemm.h team (nn_threads_set), with results that do not depend
+// on the thread count. Backward unfolds the input again instead of keeping
+// the columns of forward: keeping them for a whole batch measured slower in
+// conv_bench (the columns of the second Multi-Fashion layer are 47 MB at
+// batch 256, so they leave the cache between the passes).
 // Zero padding is the same on all four sides. Like NnLinear, the layer owns
 // no memory: W, b, dW, db point into the owner's parameter and gradient
 // blocks, and the column scratch comes from the caller.
@@ -39,23 +45,25 @@ void nn_conv2d_bind(NnConv2d *conv, int n_in, int n_out, int kernel, int stride,
 // the kernel fits the padded input.
 int nn_conv2d_out_size(const NnConv2d *conv, int in);
 
-// Floats of column scratch that forward and backward need for an H x W
-// input: C*K*K * P*Q.
-size_t nn_conv2d_scratch_size(const NnConv2d *conv, int H, int W);
+// Floats of scratch that forward and backward need for B images of H x W
+// on up to `threads` threads (pass nn_threads() of the calls to come): a
+// column and staging block per thread, and per work item room for a part
+// of the weight and bias gradients.
+size_t nn_conv2d_scratch_size(const NnConv2d *conv, int B, int H, int W, int threads);
 
 // PyTorch's default Conv2d init: W and b uniform in +-1/sqrt(C*K*K).
 void nn_conv2d_init(NnConv2d *conv, RngState *rng);
 
-// y (B x F x P x Q) = conv(x (B x C x H x W)) + b. col has room for at least
-// nn_conv2d_scratch_size floats.
+// y (B x F x P x Q) = conv(x (B x C x H x W)) + b. scratch has room for
+// nn_conv2d_scratch_size(conv, B, H, W, nn_threads()) floats.
 void nn_conv2d_forward(const NnConv2d *conv, const float *x, float *y, int B, int H, int W,
-                       float *col);
+                       float *scratch);
 
 // Given dy (B x F x P x Q): dW += sum_b dy_b col_b^T, db += sums of dy over
 // B, P and Q, and, when dx is not NULL, dx (B x C x H x W) is overwritten
-// with the input gradient.
+// with the input gradient. scratch as for forward.
 void nn_conv2d_backward(NnConv2d *conv, const float *x, const float *dy, float *dx, int B,
-                        int H, int W, float *col);
+                        int H, int W, float *scratch);
 
 // FLOPs of one forward pass over B images (2 * B * F * C*K*K * P*Q).
 double nn_conv2d_flops_forward(const NnConv2d *conv, int B, int H, int W);

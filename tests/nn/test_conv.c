@@ -2,8 +2,10 @@
 #include "nn/conv.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/rng.h"
+#include "nn/gemm.h"
 #include "tests/check.h"
 #include "tests/nn/gradcheck.h"
 
@@ -54,7 +56,8 @@ static void fixture_init(ConvFixture *fx, const ConvCase *c, uint64_t seed) {
     fx->r = filled(fx->n_y, &rng, 1.0f);
     fx->y = malloc(sizeof(float) * fx->n_y);
     fx->dx = malloc(sizeof(float) * fx->n_x);
-    fx->col = malloc(sizeof(float) * nn_conv2d_scratch_size(&fx->conv, c->H, c->W));
+    // room for two threads, so that the same fixture serves both settings
+    fx->col = malloc(sizeof(float) * nn_conv2d_scratch_size(&fx->conv, c->B, c->H, c->W, 2));
 }
 
 static void fixture_deinit(ConvFixture *fx) {
@@ -157,8 +160,10 @@ static void sizes_and_init_bounds(void) {
     CHECK_EQ_INT(18, nn_conv2d_out_size(&conv, 36));
     CHECK_EQ_INT(4, nn_conv2d_out_size(&conv, 7));
     // 18 x 18 outputs are lowered ceil(2048 / 324) = 7 images at a time:
-    // columns (C*K*K = 18 rows) plus the staged output (F = 3 rows)
-    CHECK_EQ_INT((18 + 3) * 7 * 324, nn_conv2d_scratch_size(&conv, 36, 36));
+    // per thread the columns (C*K*K = 18 rows) plus the staged output
+    // (F = 3 rows), and per group of 7 a part of dW and db (3 x 18 + 3)
+    CHECK_EQ_INT((18 + 3) * 7 * 324 + 57, nn_conv2d_scratch_size(&conv, 5, 36, 36, 1));
+    CHECK_EQ_INT(2 * (18 + 3) * 7 * 324 + 2 * 57, nn_conv2d_scratch_size(&conv, 8, 36, 36, 2));
     CHECK_NEAR(2.0 * 5 * 3 * 18 * (18 * 18), nn_conv2d_flops_forward(&conv, 5, 36, 36), 1.0);
 
     RngState rng;
@@ -172,8 +177,56 @@ static void sizes_and_init_bounds(void) {
     CHECK(inside);
 }
 
+// Forward output, dW, db and dx of one case after a zeroed backward.
+static void run_once(ConvFixture *fx, float *y, float *g, float *dx) {
+    memset(fx->grads, 0, sizeof(float) * fx->n_params);
+    conv_loss(fx);
+    nn_conv2d_backward(&fx->conv, fx->x, fx->r, fx->dx, fx->c.B, fx->c.H, fx->c.W, fx->col);
+    memcpy(y, fx->y, sizeof(float) * fx->n_y);
+    memcpy(g, fx->grads, sizeof(float) * fx->n_params);
+    memcpy(dx, fx->dx, sizeof(float) * fx->n_x);
+}
+
+// Cases with several work items: groups of images, or single large images.
+static const ConvCase thread_cases[] = {
+    {3, 4, 3, 1, 1, 18, 18, 20},   // groups of 7 images, the last one partial
+    {2, 3, 3, 1, 1, 36, 36, 5},    // groups of 2 images
+    {2, 2, 3, 1, 1, 50, 48, 3},    // three banded images
+    {1, 2, 3, 2, 1, 100, 90, 2},   // strided, banded
+};
+
+// The items of a pass write disjoint memory and the gradient parts add up
+// in item order, so two threads give the bits of one.
+static void two_threads_match_one_bitwise(void) {
+    for (size_t k = 0; k < sizeof thread_cases / sizeof thread_cases[0]; k++) {
+        ConvFixture fx;
+        fixture_init(&fx, &thread_cases[k], 40 + k);
+        float *y1 = malloc(sizeof(float) * fx.n_y), *y2 = malloc(sizeof(float) * fx.n_y);
+        float *g1 = malloc(sizeof(float) * fx.n_params);
+        float *g2 = malloc(sizeof(float) * fx.n_params);
+        float *d1 = malloc(sizeof(float) * fx.n_x), *d2 = malloc(sizeof(float) * fx.n_x);
+        CHECK_EQ_INT(0, nn_threads_set(1));
+        run_once(&fx, y1, g1, d1);
+        CHECK_EQ_INT(0, nn_threads_set(2));
+        run_once(&fx, y2, g2, d2);
+        CHECK_EQ_INT(0, nn_threads_set(1));
+        CHECK_MSG(memcmp(y1, y2, sizeof(float) * fx.n_y) == 0, "case %zu: outputs differ", k);
+        CHECK_MSG(memcmp(g1, g2, sizeof(float) * fx.n_params) == 0, "case %zu: dW or db "
+                  "differ", k);
+        CHECK_MSG(memcmp(d1, d2, sizeof(float) * fx.n_x) == 0, "case %zu: dx differs", k);
+        free(y1);
+        free(y2);
+        free(g1);
+        free(g2);
+        free(d1);
+        free(d2);
+        fixture_deinit(&fx);
+    }
+}
+
 int main(void) {
     RUN_TEST(forward_matches_naive_loops);
+    RUN_TEST(two_threads_match_one_bitwise);
     RUN_TEST(gradients_match_finite_differences);
     RUN_TEST(backward_accumulates_weight_grads);
     RUN_TEST(sizes_and_init_bounds);
