@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "nn/gemm.h"
 
 // The reference CAGrad adds 1e-4 under every square root (task norms, the
 // mean-gradient norm, |g_w|) and to |g_w| before dividing, so a zero gradient
@@ -122,6 +123,21 @@ void conal_gram_accumulate(const float *D, int K, size_t n, size_t ld, double *G
     }
 }
 
+typedef struct Combine {
+    const float *cf;
+    const float *D;
+    int K;
+    size_t ld;
+    float *out;
+} Combine;
+
+// Columns lo..hi-1 of out = D^T c.
+static void combine_range(void *ctx, size_t lo, size_t hi) {
+    const Combine *job = ctx;
+    cblas_sgemv(CblasRowMajor, CblasTrans, job->K, (int)(hi - lo), 1.0f, job->D + lo,
+                (int)job->ld, job->cf, 1, 0.0f, job->out + lo, 1);
+}
+
 void conal_gradmix_combine(const double *c, const float *D, int K, size_t n, size_t ld,
                            float *out) {
     check_tasks("conal_gradmix_combine", K);
@@ -135,8 +151,10 @@ void conal_gradmix_combine(const double *c, const float *D, int K, size_t n, siz
         cf[k] = (float)c[k];
     }
 
-    // out = D^T c: a transposed sgemv reads D row by row, no copy
-    cblas_sgemv(CblasRowMajor, CblasTrans, K, (int)n, 1.0f, D, (int)ld, cf, 1, 0.0f, out, 1);
+    // out = D^T c: transposed sgemvs read D row by row, no copy, over column
+    // ranges on the thread team
+    Combine job = {cf, D, K, ld, out};
+    nn_parallel_ranges(combine_range, &job, n, (size_t)K * n);
 }
 
 // ---- PCGrad ----

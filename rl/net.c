@@ -43,6 +43,7 @@ typedef struct Dense {
     float *acts[MAX_LEVELS + 1];       // (K*B_max x width) online activations
     float *tacts[MAX_LEVELS + 1];      // (K*B_max x width) target activations
     float *dbuf[2];                    // (K*B_max x max width) backward scratch
+    double *gram_parts;                // (chunks x K x K) per-chunk Gram products
     float *scratch_grad;               // (n) sink for target-view gradients
     int last_B;                        // B of the last online forward
     void (*apply_update)(RlNet *net, const NnAdamConfig *adam);
@@ -150,46 +151,71 @@ static void input_grad(const NnLinear *layer, const float *dz, float *dx, int ro
                 1.0f, dz, layer->n_out, layer->w, layer->n_in, 0.0f, dx, layer->n_in);
 }
 
-// Backward through a shared level, splitting the weight gradient by task
-// into the level's D block and summing the rows into params.g. Each task's
-// block is written with beta = 0 (dW_t = dz_t^T x_t, db_t = column sums of
-// dz_t), so D needs no zeroing first.
-static void shared_backward_split(RlNet *net, DenseLevel *lv, const float *x,
-                                  const float *dz, float *dx, int B) {
-    int K = net->spec.n_tasks, n_in = lv->n_in, n_out = lv->n_out;
-    RlSharedLayer *sl = &net->shared[lv->shared_index];
-    for (int t = 0; t < K; t++) {
-        const float *dz_t = dz + (size_t)t * B * n_out;
-        float *dw = sl->d + (size_t)t * sl->n;
-        float *db = dw + (size_t)n_in * n_out;
-        nn_sgemm(1, 0, n_out, n_in, B, 1.0f, dz_t, n_out,
-                    x + (size_t)t * B * n_in, n_in, 0.0f, dw, n_in);
-        for (int o = 0; o < n_out; o++) {
-            db[o] = 0.0f;
-        }
-        for (int r = 0; r < B; r++) {
-            for (int o = 0; o < n_out; o++) {
-                db[o] += dz_t[(size_t)r * n_out + o];
-            }
+// One parallel job of shared_backward_split: items are tasks (weight
+// gradients) or column chunks of D (sum and Gram), each writing its own
+// memory, so the result does not depend on the thread count.
+typedef struct SplitJob {
+    RlSharedLayer *sl;
+    const DenseLevel *lv;
+    const float *x, *dz;
+    float *g;                          // the layer's summed gradient in params.g
+    double *parts;                     // (chunks x K x K)
+    int K, B;
+} SplitJob;
+
+// Task t's block of D: dW_t = dz_t^T x_t and db_t = column sums of dz_t,
+// written with beta = 0, so D needs no zeroing first.
+static void split_task_item(void *ctx, int t) {
+    const SplitJob *job = ctx;
+    int n_in = job->lv->n_in, n_out = job->lv->n_out, B = job->B;
+    const float *dz_t = job->dz + (size_t)t * B * n_out;
+    float *dw = job->sl->d + (size_t)t * job->sl->n;
+    float *db = dw + (size_t)n_in * n_out;
+    nn_sgemm(1, 0, n_out, n_in, B, 1.0f, dz_t, n_out, job->x + (size_t)t * B * n_in, n_in, 0.0f,
+             dw, n_in);
+    memset(db, 0, sizeof(float) * (size_t)n_out);
+    nn_dense_bias_grad(db, dz_t, B, n_out);
+}
+
+// Chunk c of D's columns: the task rows summed into g and their Gram
+// product, while the chunk is in cache.
+static void split_chunk_item(void *ctx, int c) {
+    const SplitJob *job = ctx;
+    const RlSharedLayer *sl = job->sl;
+    size_t b = (size_t)c * GRAM_CHUNK;
+    size_t len = sl->n - b < GRAM_CHUNK ? sl->n - b : GRAM_CHUNK;
+    for (int t = 0; t < job->K; t++) {
+        const float *row = sl->d + (size_t)t * sl->n + b;
+        for (size_t i = 0; i < len; i++) {
+            job->g[b + i] += row[i];
         }
     }
+    double *part = job->parts + (size_t)c * (size_t)(job->K * job->K);
+    memset(part, 0, sizeof(double) * (size_t)(job->K * job->K));
+    conal_gram_accumulate(sl->d + b, job->K, len, sl->n, part);
+}
+
+// Backward through a shared level, splitting the weight gradient by task
+// into the level's D block and summing the rows into params.g, with the
+// Gram matrix D D^T: the chunks' products are added in chunk order.
+static void shared_backward_split(RlNet *net, DenseLevel *lv, const float *x,
+                                  const float *dz, float *dx, int B) {
+    Dense *d = net->impl;
+    int K = net->spec.n_tasks;
+    RlSharedLayer *sl = &net->shared[lv->shared_index];
+    SplitJob job = {sl, lv, x, dz, net->params.g + sl->offset, d->gram_parts, K, B};
+    nn_parallel_run(split_task_item, &job, K);
     if (dx) {
         input_grad(&lv->online[0], dz, dx, K * B);
     }
-
-    // one chunked pass over D forms the summed gradient (the sum of the task
-    // rows) and the Gram matrix D D^T while the chunk is in cache
-    float *g = net->params.g + sl->offset;
+    int n_chunks = (int)((sl->n + GRAM_CHUNK - 1) / GRAM_CHUNK);
+    nn_parallel_run(split_chunk_item, &job, n_chunks);
     memset(sl->gram, 0, sizeof(double) * (size_t)(K * K));
-    for (size_t b = 0; b < sl->n; b += GRAM_CHUNK) {
-        size_t len = sl->n - b < GRAM_CHUNK ? sl->n - b : GRAM_CHUNK;
-        for (int t = 0; t < K; t++) {
-            const float *row = sl->d + (size_t)t * sl->n + b;
-            for (size_t i = 0; i < len; i++) {
-                g[b + i] += row[i];
-            }
+    for (int c = 0; c < n_chunks; c++) {
+        const double *part = d->gram_parts + (size_t)c * (size_t)(K * K);
+        for (int i = 0; i < K * K; i++) {
+            sl->gram[i] += part[i];
         }
-        conal_gram_accumulate(sl->d + b, K, len, sl->n, sl->gram);
     }
 }
 
@@ -270,6 +296,7 @@ static void dense_destroy(RlNet *net) {
         }
         free(d->dbuf[0]);
         free(d->dbuf[1]);
+        free(d->gram_parts);
         free(d->scratch_grad);
         free(d);
     }
@@ -344,7 +371,13 @@ static int dense_alloc_workspace(RlNet *net, Dense *d) {
     size_t wmax = (size_t)dense_max_width(&net->spec, net->n_in_total);
     d->dbuf[0] = malloc(sizeof(float) * rows * wmax);
     d->dbuf[1] = malloc(sizeof(float) * rows * wmax);
-    return d->dbuf[0] && d->dbuf[1] ? 0 : ERR_NOMEM;
+    size_t chunks = 0, K = (size_t)net->spec.n_tasks;
+    for (int s = 0; s < net->n_shared; s++) {
+        size_t c = (net->shared[s].n + GRAM_CHUNK - 1) / GRAM_CHUNK;
+        chunks = c > chunks ? c : chunks;
+    }
+    d->gram_parts = chunks ? malloc(sizeof(double) * chunks * K * K) : NULL;
+    return d->dbuf[0] && d->dbuf[1] && (!chunks || d->gram_parts) ? 0 : ERR_NOMEM;
 }
 
 RlNet *rl_net_create_dense(const RlNetSpec *spec, int n_shared_levels, int one_hot,
