@@ -1,6 +1,6 @@
 // Fork-join team on pthreads. An atomic generation counter starts a job and
-// an atomic count reports workers done with it; both sides poll briefly
-// before falling back to condition variables, so back-to-back jobs skip the
+// an atomic count reports the workers done with it. Both sides poll briefly
+// before they sleep on a condition variable, so back-to-back jobs skip the
 // futex round trip.
 #include "common/team.h"
 
@@ -41,10 +41,10 @@ static void run_share(const Team *team, int index) {
     }
 }
 
-// Polls before sleeping: jobs come in bursts (one per layer of an update),
+// Polls before sleeping. Jobs come in bursts (one per layer of an update),
 // and a futex wake-up costs more than a short spin. Workers give up soon,
-// because between bursts other threads (the env pool) need the cores; the
-// caller waits longer, since the job's end is near.
+// because between bursts other threads (the env pool) need the cores. The
+// caller polls longer, since the job it waits for is nearly done.
 #define WORKER_POLLS 20000
 #define CALLER_POLLS 1000000
 

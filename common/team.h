@@ -1,8 +1,8 @@
 // Fork-join team: a fixed set of threads that run the items of one job
 // together and return when every item is done.
 //
-// The caller is thread 0 and takes its share of the items; the other
-// threads sleep between jobs. Item i always runs on thread i % n_threads,
+// The caller is thread 0 and takes its share of the items. The other
+// threads wait between jobs, polling briefly and then sleeping. Item i always runs on thread i % n_threads,
 // so a job whose items write disjoint memory gives the same result for any
 // team size.
 #ifndef CONAL_COMMON_TEAM_H
@@ -18,7 +18,7 @@ typedef void (*TeamFn)(void *ctx, int item);
 Team *team_create(int n_threads);
 void team_destroy(Team *team);
 
-// Threads in the team, the caller included; 1 for a NULL team.
+// Returns the threads in the team, the caller included, or 1 for a NULL team.
 int team_size(const Team *team);
 
 // Runs fn(ctx, i) for i in 0..n_items-1 and waits for all of them. A NULL

@@ -10,8 +10,8 @@
 // more in thread hand-off than it saves.
 #define SPLIT_MIN_MACS (1L << 21)
 
-// Block edges are multiples of this, the widest register tile of the
-// OpenBLAS sgemm kernels.
+// Block edges are multiples of this many rows or columns, so each block
+// keeps whole 64-byte runs of a row.
 #define SPLIT_ALIGN 16
 
 static Team *g_team;
@@ -36,8 +36,8 @@ int nn_threads_set(int n) {
     g_team = team;
     g_threads = n;
 
-    // with a team, every thread runs single-threaded sgemm; without one,
-    // OpenBLAS threads each product itself
+    // With a team, every thread runs single-threaded sgemm. Without one,
+    // OpenBLAS threads each product itself.
     openblas_set_num_threads(n >= 2 ? 1 : n);
     return 0;
 }
