@@ -596,8 +596,8 @@ static void test_search_is_deterministic(void) {
     CHECK(memcmp(a, b, sizeof a) == 0);
 }
 
-// One search iteration and one derived-network step at sizes where the
-// parallel jobs split (10 tasks, width 400); returns every output, weight,
+// Runs one search iteration or one derived-network step at sizes where the
+// parallel jobs split (10 tasks, width 400). Returns every output, weight,
 // alpha and Gram value in one buffer.
 static float *wide_run(int derived, ConalSpecificKind kind, size_t *n_out) {
     enum { K = 10, B = 32, IN = 39, H = 400, OUT = 8 };
@@ -625,6 +625,7 @@ static float *wide_run(int derived, ConalSpecificKind kind, size_t *n_out) {
     fill_normal(c, (size_t)K * B * OUT, &rng, 1.0);
     NnAdamConfig adam = nn_adam_defaults();
     net->conflict = CONAL_CONFLICT_MEASURE;
+
     if (!derived) {
         conal_net_zero_grad(net);
         conal_net_forward(net, x, B, 0);
@@ -644,6 +645,7 @@ static float *wide_run(int derived, ConalSpecificKind kind, size_t *n_out) {
         }
     }
     p += n_gram;
+
     conal_net_step(net, &adam);
     memcpy(p, net->params.w, net->params.n * sizeof(float));
     p += net->params.n;
@@ -668,16 +670,17 @@ static void test_thread_count_invariant(void) {
         ConalSpecificKind kind = v == 2 ? CONAL_PARTIALLY_SPECIFIC : CONAL_PURELY_SPECIFIC;
         CHECK_EQ_INT(0, nn_threads_set(1));
         size_t n1, n;
-        float *one = wide_run(derived, kind, &n1);
+        float *serial = wide_run(derived, kind, &n1);
         for (int threads = 2; threads <= 3; threads++) {
             CHECK_EQ_INT(0, nn_threads_set(threads));
-            float *many = wide_run(derived, kind, &n);
-            CHECK_MSG(n == n1 && memcmp(one, many, n * sizeof(float)) == 0,
+            float *parallel = wide_run(derived, kind, &n);
+            CHECK_EQ_INT(n1, n);
+            CHECK_MSG(memcmp(serial, parallel, n1 * sizeof(float)) == 0,
                       "derived=%d kind=%d: %d threads differ from 1", derived, (int)kind,
                       threads);
-            free(many);
+            free(parallel);
         }
-        free(one);
+        free(serial);
     }
     nn_threads_set(1);
 }
