@@ -5,9 +5,8 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "nn/gemm.h"
 #include "vision/train.h"
-
-void openblas_set_num_threads(int n);
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -21,7 +20,7 @@ static void usage(FILE *out) {
             "  --out DIR        run directory (default runs/vision-DATASET-METHOD-sSEED)\n"
             "  --resume         continue the run in --out from its checkpoint.bin\n"
             "  --seed S         override the config's seed (integer >= 0)\n"
-            "  --threads N      OpenBLAS threads (default 1)\n"
+            "  --threads N      threads for convolutions and matrix products (default 1)\n"
             "  --set KEY=VALUE  override one config value, e.g. --set train.epochs=2\n");
 }
 
@@ -82,7 +81,10 @@ int cmd_vision(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    openblas_set_num_threads(opt.threads);
+    if (nn_threads_set(opt.threads) != 0) {
+        fprintf(stderr, "conal vision: cannot start %d threads\n", opt.threads);
+        return 1;
+    }
     char err[4096] = "";
     int rc = vis_train_main(&opt, err, sizeof err);
     if (rc != 0) {

@@ -114,8 +114,10 @@ void nn_batchnorm2d_backward(NnBatchNorm2d *bn, const float *x, const float *dy,
                 sum_dy_xhat += (double)dc[i] * (double)((xc[i] - mu) * inv);
             }
         }
-        bn->dgamma[c] += (float)sum_dy_xhat;
-        bn->dbeta[c] += (float)sum_dy;
+        if (bn->dgamma) {
+            bn->dgamma[c] += (float)sum_dy_xhat;
+            bn->dbeta[c] += (float)sum_dy;
+        }
         if (!dx) {
             continue;
         }

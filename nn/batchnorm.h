@@ -48,7 +48,8 @@ void nn_batchnorm2d_forward(NnBatchNorm2d *bn, const float *x, float *y, int B, 
                             int training);
 
 // Backward pass of the last training-mode forward on x: dgamma and dbeta
-// accumulate and, when dx is not NULL, dx (B x C x H x W) is overwritten.
+// accumulate (unless bound to NULL) and, when dx is not NULL, dx
+// (B x C x H x W) is overwritten. dx may alias dy.
 void nn_batchnorm2d_backward(NnBatchNorm2d *bn, const float *x, const float *dy, float *dx,
                              int B, int H, int W);
 

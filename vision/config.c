@@ -43,6 +43,8 @@ static const CfgField fields[] = {
                    "filters of the decoder blocks (x2 upsample, conv, ReLU); per-pixel tasks"),
     CFG_F_INT("arch.hidden", VisConfig, hidden, 1, 65536,
               "dense width after the encoder (image-level tasks)"),
+    CFG_F_BOOL("arch.batch_norm", VisConfig, batch_norm,
+               "batch norm between each encoder and decoder conv and its ReLU"),
     CFG_F_DOUBLE("cagrad.c", VisConfig, cagrad_c, 0, 100, "CAGrad's radius c"),
     CFG_F_STRING("stl_summary", VisConfig, stl_summary,
                  "summary.json of an STL run of the same dataset, for Delta_I"),
@@ -71,6 +73,7 @@ void vis_config_defaults(VisConfig *cfg) {
     cfg->n_dec = 1;
     cfg->dec[0] = 16;
     cfg->hidden = 64;
+    cfg->batch_norm = 1;
     cfg->cagrad_c = 0.4;
 }
 
@@ -78,6 +81,11 @@ int vis_config_check(const VisConfig *cfg, char *err, size_t err_sz) {
     if (cfg->kernel % 2 == 0) {
         return err_set(err, err_sz, ERR_CONFIG, "config: arch.kernel: %d must be odd",
                        cfg->kernel);
+    }
+    if (cfg->batch_norm && cfg->weight_decay > 0.0) {
+        return err_set(err, err_sz, ERR_CONFIG, "config: train.weight_decay: %g needs "
+                       "arch.batch_norm false, because the decay would also shrink the "
+                       "running statistics kept among the weights", cfg->weight_decay);
     }
     if (vis_method_parse(cfg->method) < 0) {
         return err_set(err, err_sz, ERR_CONFIG, "config: method: unknown method '%s'",
@@ -99,4 +107,5 @@ void vis_config_arch(const VisConfig *cfg, VisArch *arch) {
     arch->n_dec = cfg->n_dec;
     memcpy(arch->dec, cfg->dec, sizeof arch->dec);
     arch->hidden = cfg->hidden;
+    arch->batch_norm = cfg->batch_norm;
 }

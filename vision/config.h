@@ -35,6 +35,7 @@ typedef struct VisConfig {
     int dec[VIS_MAX_BLOCKS];   // decoder filters per block (per-pixel tasks only)
     int n_dec;
     int hidden;                // dense width of image-level tasks
+    int batch_norm;            // 1: batch norm after each encoder and decoder conv
     double cagrad_c;           // CAGrad's radius c
     char stl_summary[512];     // summary.json of an STL run, for Delta_I; "" = none
 } VisConfig;

@@ -58,8 +58,8 @@ static int build_slots(VisModel *model, const VisArch *arch, int max_rows, char 
         int up = i >= arch->n_enc;
         int f = up ? arch->dec[i - arch->n_enc] : arch->enc[i];
         int rc = vis_conv_block_init(&model->blocks[i], c, h, w, f, arch->kernel,
-                                     up ? VIS_RESAMPLE_UP : VIS_RESAMPLE_POOL, max_rows, err,
-                                     err_sz);
+                                     up ? VIS_RESAMPLE_UP : VIS_RESAMPLE_POOL,
+                                     arch->batch_norm, max_rows, err, err_sz);
         if (rc != 0) {
             return rc;
         }
@@ -81,7 +81,7 @@ static int build_slots(VisModel *model, const VisArch *arch, int max_rows, char 
         return 0;
     }
     int rc = vis_conv_block_init(&model->head_block, c, h, w, model->dec_ch, 1,
-                                 VIS_RESAMPLE_NONE, model->max_batch, err, err_sz);
+                                 VIS_RESAMPLE_NONE, 0, model->max_batch, err, err_sz);
     if (rc != 0) {
         return rc;
     }
@@ -207,6 +207,13 @@ void vis_model_deinit(VisModel *model) {
         free(model->pred[t]);
     }
     memset(model, 0, sizeof *model);
+}
+
+void vis_model_set_training(VisModel *model, int training) {
+    for (int i = 0; i < model->n_slots; i++) {
+        model->blocks[i].training = training;
+    }
+    model->head_block.training = training;
 }
 
 void vis_model_forward(VisModel *model, const float *images, int B) {

@@ -54,6 +54,7 @@ typedef struct VisArch {
     int n_dec;                    // decoder blocks (dense tasks): x2 upsample, conv, ReLU
     int dec[VIS_MAX_BLOCKS];      // their filters
     int hidden;                   // image-level tasks: dense ReLU layer after flattening
+    int batch_norm;               // 1: batch norm between each block's conv and ReLU
 } VisArch;
 
 typedef struct VisModel {
@@ -96,6 +97,11 @@ void vis_model_deinit(VisModel *model);
 
 // Branch points P = slots + 1.
 int vis_model_n_branch_points(const VisModel *model);
+
+// Sets training mode (1: batch statistics of batch norm, and the conv blocks
+// keep what backward needs) or evaluation mode (0: running statistics, no
+// backward) on every conv block. A model starts in training mode.
+void vis_model_set_training(VisModel *model, int training);
 
 // Runs the forward pass over B images (B x C x H x W) and fills pred[t] for
 // every task.

@@ -101,6 +101,7 @@ int vis_evaluate(VisModel *model, const VisDataset *ds, const VisSplit *split, i
         rc = err_set(err, err_sz, ERR_NOMEM, "evaluation: out of memory");
     }
     long area = model->dense ? (long)ds->height * ds->width : 1;
+    vis_model_set_training(model, 0);
     for (int i0 = 0; rc == 0 && i0 < n; i0 += B) {
         int b = n - i0 < B ? n - i0 : B;
         for (int i = 0; i < b; i++) {
@@ -113,6 +114,7 @@ int vis_evaluate(VisModel *model, const VisDataset *ds, const VisSplit *split, i
                                   area);
         }
     }
+    vis_model_set_training(model, 1);
     for (int t = 0; t < n_acc; t++) {
         if (rc == 0) {
             vis_metric_acc_result(&acc[t], &out[t]);

@@ -27,7 +27,7 @@ typedef struct VisTrainOptions {
     const char *config_path;          // CONFIG.json, or NULL with resume
     const char *out_dir;              // run directory, or NULL for the default
     long long seed;                   // -1: from the config
-    int threads;                      // OpenBLAS threads, >= 1
+    int threads;                      // threads of nn/gemm.h (nn_threads_set), >= 1
     const char *sets[VIS_MAX_SETS];   // "key=value" overrides, in order
     int n_sets;
     int resume;
@@ -41,7 +41,8 @@ int vis_train_main(const VisTrainOptions *opt, char *err, size_t err_sz);
 // CelebA), limited to data.n_train and data.n_test images.
 int vis_dataset_load(const VisConfig *cfg, VisDataset *ds, char *err, size_t err_sz);
 
-// Evaluates the model on images [0, n) of split (n <= split->n): one
+// Evaluates the model on images [0, n) of split (n <= split->n) in
+// evaluation mode, then returns the model to training mode: one
 // VisTaskMetrics per task in out.
 int vis_evaluate(VisModel *model, const VisDataset *ds, const VisSplit *split, int n,
                  int eval_batch, VisTaskMetrics *out, char *err, size_t err_sz);

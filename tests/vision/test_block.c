@@ -25,7 +25,7 @@ static double block_loss(void *ctx) {
 static void fixture_init(BlockFixture *fx, VisResample rs, int kernel, uint64_t seed) {
     char err[256];
     fx->rows = 4;
-    int rc = vis_conv_block_init(&fx->blk, 2, 6, 4, 3, kernel, rs, fx->rows, err, sizeof err);
+    int rc = vis_conv_block_init(&fx->blk, 2, 6, 4, 3, kernel, rs, 0, fx->rows, err, sizeof err);
     CHECK_MSG(rc == 0, "%s", err);
     // tanh keeps the loss smooth: a ReLU kink crossed by the finite
     // difference step would show up as a false gradient error
@@ -65,7 +65,7 @@ static void fixture_deinit(BlockFixture *fx) {
 static void output_shapes(void) {
     VisConvBlock blk;
     char err[256];
-    CHECK_EQ_INT(0, vis_conv_block_init(&blk, 3, 9, 7, 5, 3, VIS_RESAMPLE_POOL, 2, err,
+    CHECK_EQ_INT(0, vis_conv_block_init(&blk, 3, 9, 7, 5, 3, VIS_RESAMPLE_POOL, 0, 2, err,
                                         sizeof err));
     CHECK_EQ_INT(4, vis_conv_block_out_h(&blk));
     CHECK_EQ_INT(3, vis_conv_block_out_w(&blk));
@@ -74,7 +74,7 @@ static void output_shapes(void) {
     CHECK_EQ_INT(5 * 4 * 3, m.n_out);
     CHECK_EQ_INT(5 * 3 * 9 + 5, m.ops->n_params(&m));
     vis_conv_block_deinit(&blk);
-    CHECK_EQ_INT(0, vis_conv_block_init(&blk, 3, 9, 7, 5, 1, VIS_RESAMPLE_UP, 2, err,
+    CHECK_EQ_INT(0, vis_conv_block_init(&blk, 3, 9, 7, 5, 1, VIS_RESAMPLE_UP, 0, 2, err,
                                         sizeof err));
     CHECK_EQ_INT(18, vis_conv_block_out_h(&blk));
     CHECK_EQ_INT(14, vis_conv_block_out_w(&blk));
@@ -84,10 +84,10 @@ static void output_shapes(void) {
 static void rejects_bad_sizes(void) {
     VisConvBlock blk;
     char err[256] = "";
-    CHECK_EQ_INT(ERR_ARG, vis_conv_block_init(&blk, 3, 9, 7, 5, 2, VIS_RESAMPLE_NONE, 2, err,
+    CHECK_EQ_INT(ERR_ARG, vis_conv_block_init(&blk, 3, 9, 7, 5, 2, VIS_RESAMPLE_NONE, 0, 2, err,
                                               sizeof err));
     CHECK_STR_CONTAINS(err, "kernel 2");
-    CHECK_EQ_INT(ERR_ARG, vis_conv_block_init(&blk, 3, 1, 7, 5, 3, VIS_RESAMPLE_POOL, 2, err,
+    CHECK_EQ_INT(ERR_ARG, vis_conv_block_init(&blk, 3, 1, 7, 5, 3, VIS_RESAMPLE_POOL, 0, 2, err,
                                               sizeof err));
     CHECK_STR_CONTAINS(err, "cannot pool a 1 x 7 map");
 }

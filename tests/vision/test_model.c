@@ -109,7 +109,7 @@ static int fixture_init(ModelFixture *fx, int dense, VisMethod method, int searc
     CHECK_EQ_INT(0, vis_batch_init(&fx->ds, &fx->batch, B, err, sizeof err));
     int idx[B] = {0, 1, 2};
     vis_batch_gather(&fx->ds, &fx->ds.train, idx, B, &fx->batch);
-    VisArch arch = {3, 2, {4, 4}, 1, {3}, 8};
+    VisArch arch = {3, 2, {4, 4}, 1, {3}, 8, 0};
     VisModelOptions opt;
     memset(&opt, 0, sizeof opt);
     opt.method = method;
@@ -184,7 +184,7 @@ static void rejects_mixed_task_kinds(void) {
     VisDataset ds;
     make_dataset(&ds, 0, 1);
     ds.tasks[1] = (VisTask){"depth", VIS_TASK_DEPTH, 0};
-    VisArch arch = {3, 1, {4}, 0, {0}, 8};
+    VisArch arch = {3, 1, {4}, 0, {0}, 8, 0};
     VisModelOptions opt;
     memset(&opt, 0, sizeof opt);
     opt.method = VIS_METHOD_HPS;
