@@ -21,7 +21,10 @@ static void usage(FILE *out) {
             "  --resume         continue the run in --out from its checkpoint.bin\n"
             "  --seed S         override the config's seed (integer >= 0)\n"
             "  --threads N      threads for convolutions and matrix products (default 1)\n"
-            "  --set KEY=VALUE  override one config value, e.g. --set train.epochs=2\n");
+            "  --set KEY=VALUE  override one config value, e.g. --set train.epochs=2\n\n"
+            "SIGINT or SIGTERM stops training after the current step, writes the\n"
+            "checkpoint with the epoch in progress and exits with status 130;\n"
+            "--resume continues from that step.\n");
 }
 
 // Parses a non-negative integer option value; returns -1 when invalid.
@@ -87,6 +90,10 @@ int cmd_vision(int argc, char **argv) {
     }
     char err[4096] = "";
     int rc = vis_train_main(&opt, err, sizeof err);
+    if (rc == VIS_TRAIN_STOPPED) {
+        fprintf(stderr, "conal vision: %s\n", err);
+        return 130;
+    }
     if (rc != 0) {
         fprintf(stderr, "conal vision: %s\n", err[0] ? err : err_name(rc));
         return 1;

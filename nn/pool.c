@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "nn/gemm.h"
 
 int nn_maxpool2d_out_size(const NnMaxPool2d *pool, int in) {
     ASSERT(pool->kernel >= 1 && pool->stride >= 1, "nn_maxpool2d: bad kernel %d stride %d",
@@ -35,24 +36,36 @@ static void maxpool_2x2(const float *x, float *y, int *argmax, long planes, int 
     }
 }
 
-void nn_maxpool2d_forward(const NnMaxPool2d *pool, const float *x, float *y, int *argmax,
-                          int B, int C, int H, int W) {
-    int P = nn_maxpool2d_out_size(pool, H), Q = nn_maxpool2d_out_size(pool, W);
-    int K = pool->kernel, S = pool->stride;
+// Arguments of a pass over a range of planes.
+typedef struct PoolJob {
+    const NnMaxPool2d *pool;
+    const float *x, *dy;
+    float *y, *dx;
+    const int *argmax_in;
+    int *argmax;
+    int H, W, P, Q;
+} PoolJob;
+
+// Forward over planes [lo, hi) of the general window.
+static void forward_planes(void *ctx, size_t lo, size_t hi) {
+    const PoolJob *j = ctx;
+    int H = j->H, W = j->W, P = j->P, Q = j->Q;
+    int K = j->pool->kernel, S = j->pool->stride;
     if (K == 2 && S == 2) {
-        maxpool_2x2(x, y, argmax, (long)B * C, H, W, P, Q);
+        maxpool_2x2(j->x + lo * H * W, j->y + lo * P * Q, j->argmax + lo * P * Q,
+                    (long)(hi - lo), H, W, P, Q);
         return;
     }
-    for (long plane = 0; plane < (long)B * C; plane++) {
-        const float *xp = x + plane * H * W;
-        float *yp = y + plane * P * Q;
-        int *ap = argmax + plane * P * Q;
+    for (long plane = (long)lo; plane < (long)hi; plane++) {
+        const float *xp = j->x + plane * H * W;
+        float *yp = j->y + plane * P * Q;
+        int *ap = j->argmax + plane * P * Q;
         for (int p = 0; p < P; p++) {
             for (int q = 0; q < Q; q++) {
                 int best = p * S * W + q * S;
-                for (int i = 0; i < K; i++) {
-                    for (int j = 0; j < K; j++) {
-                        int at = (p * S + i) * W + q * S + j;
+                for (int ki = 0; ki < K; ki++) {
+                    for (int kj = 0; kj < K; kj++) {
+                        int at = (p * S + ki) * W + q * S + kj;
                         if (xp[at] > xp[best]) {
                             best = at;
                         }
@@ -65,16 +78,34 @@ void nn_maxpool2d_forward(const NnMaxPool2d *pool, const float *x, float *y, int
     }
 }
 
-void nn_maxpool2d_backward(const NnMaxPool2d *pool, const float *dy, const int *argmax,
-                           float *dx, int B, int C, int H, int W) {
-    int P = nn_maxpool2d_out_size(pool, H), Q = nn_maxpool2d_out_size(pool, W);
-    memset(dx, 0, sizeof(float) * (size_t)B * C * H * W);
-    for (long plane = 0; plane < (long)B * C; plane++) {
-        float *dxp = dx + plane * H * W;
-        const float *dyp = dy + plane * P * Q;
-        const int *ap = argmax + plane * P * Q;
-        for (int i = 0; i < P * Q; i++) {
+// Planes are independent, so the team splits them into ranges.
+void nn_maxpool2d_forward(const NnMaxPool2d *pool, const float *x, float *y, int *argmax,
+                          int B, int C, int H, int W) {
+    PoolJob j = {pool, x, NULL, y, NULL, NULL, argmax, H, W, nn_maxpool2d_out_size(pool, H),
+                 nn_maxpool2d_out_size(pool, W)};
+    size_t planes = (size_t)B * (size_t)C;
+    nn_parallel_ranges(forward_planes, &j, planes, planes * (size_t)H * (size_t)W);
+}
+
+// Backward over planes [lo, hi): zero, then each gradient to its argmax.
+static void backward_planes(void *ctx, size_t lo, size_t hi) {
+    const PoolJob *j = ctx;
+    size_t in_n = (size_t)j->H * j->W, out_n = (size_t)j->P * j->Q;
+    memset(j->dx + lo * in_n, 0, sizeof(float) * (hi - lo) * in_n);
+    for (size_t plane = lo; plane < hi; plane++) {
+        float *dxp = j->dx + plane * in_n;
+        const float *dyp = j->dy + plane * out_n;
+        const int *ap = j->argmax_in + plane * out_n;
+        for (size_t i = 0; i < out_n; i++) {
             dxp[ap[i]] += dyp[i];
         }
     }
+}
+
+void nn_maxpool2d_backward(const NnMaxPool2d *pool, const float *dy, const int *argmax,
+                           float *dx, int B, int C, int H, int W) {
+    PoolJob j = {pool, NULL, dy, NULL, dx, argmax, NULL, H, W, nn_maxpool2d_out_size(pool, H),
+                 nn_maxpool2d_out_size(pool, W)};
+    size_t planes = (size_t)B * (size_t)C;
+    nn_parallel_ranges(backward_planes, &j, planes, planes * (size_t)H * (size_t)W);
 }

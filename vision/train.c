@@ -2,6 +2,7 @@
 #include "vision/train.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ typedef struct Trainer {
     NnAdamConfig adam, alpha_adam;
     double train_seconds;              // wall time spent in epochs, over resumes
     double cpu_seconds;                // process CPU time spent in epochs, over resumes
+    int have_partial;                  // 1: the epoch in progress resumes from partial
+    struct CkptPartial *partial;       // state of the epoch in progress
 } Trainer;
 
 typedef struct CkptMeta {
@@ -47,6 +50,24 @@ typedef struct CkptMeta {
     double train_seconds;
     double cpu_seconds;
 } CkptMeta;
+
+// The epoch in progress when a signal stopped the run: the next batch
+// start in the saved order and the sums of the steps already taken.
+typedef struct CkptPartial {
+    int32_t next;                              // first image of perm not yet trained on
+    int32_t n_fit;                             // images in perm
+    int64_t n_steps, n_measured;
+    double loss_sum[VIS_MAX_TASKS];
+    double conflict_sum[CONAL_MAX_SLOTS];
+    double seconds, cpu_seconds;               // time the epoch has taken so far
+} CkptPartial;
+
+// Set by the SIGINT and SIGTERM handlers; read between training steps.
+static volatile sig_atomic_t g_stop_signal;
+
+static void on_stop_signal(int sig) {
+    g_stop_signal = sig;
+}
 
 typedef struct CkptSteps {
     long step_shared[CONAL_MAX_SLOTS];
@@ -211,6 +232,8 @@ static void derive_branches(Trainer *tr) {
 
 // ---- checkpoints ----
 
+// Writes checkpoint.bin atomically; with tr->have_partial it also contains
+// the epoch in progress (its order and sums), so resume continues it.
 static int save_checkpoint(const Trainer *tr, char *err, size_t err_sz) {
     char path[1100];
     snprintf(path, sizeof path, "%s/checkpoint.bin", tr->dir);
@@ -251,6 +274,9 @@ static int save_checkpoint(const Trainer *tr, char *err, size_t err_sz) {
         {"alpha_w", net->alpha.w, na},
         {"alpha_m", net->alpha.m, na},
         {"alpha_v", net->alpha.v, na},
+        {"partial", tr->partial, tr->have_partial ? sizeof *tr->partial : 0},
+        {"perm", tr->perm,
+         tr->have_partial ? sizeof(int) * (size_t)tr->partial->n_fit : 0},
     };
     for (size_t i = 0; rc == 0 && i < sizeof sections / sizeof sections[0]; i++) {
         if (sections[i].size > 0) {
@@ -320,13 +346,29 @@ static int load_checkpoint(Trainer *tr, char *err, size_t err_sz) {
             rc = nn_ckpt_read(&ck, "alpha_v", net->alpha.v, na, err, err_sz);
         }
     }
+    tr->have_partial = 0;
+    if (rc == 0 && nn_ckpt_find(&ck, "partial")) {
+        rc = nn_ckpt_read(&ck, "partial", tr->partial, sizeof *tr->partial, err, err_sz);
+        if (rc == 0 && (tr->partial->n_fit < 1 || tr->partial->n_fit > tr->ds.train.n ||
+                        tr->partial->next < 0 || tr->partial->next > tr->partial->n_fit)) {
+            rc = err_set(err, err_sz, ERR_FORMAT, "%s: partial epoch of %d images at %d "
+                         "does not fit the %d training images", path, tr->partial->n_fit,
+                         tr->partial->next, tr->ds.train.n);
+        }
+        if (rc == 0) {
+            rc = nn_ckpt_read(&ck, "perm", tr->perm, sizeof(int) * (size_t)tr->partial->n_fit,
+                              err, err_sz);
+        }
+        tr->have_partial = rc == 0;
+    }
     if (rc == 0) {
         memcpy(net->step_shared, steps.step_shared, sizeof steps.step_shared);
         memcpy(net->stop_count, steps.stop_count, sizeof steps.stop_count);
         net->step_rest = steps.step_rest;
         net->step_alpha = steps.step_alpha;
-        log_info("vision: resumed %s stage=%s epoch=%d step=%lld", path,
-                 tr->stage ? "train" : "search", tr->epoch, tr->step);
+        log_info("vision: resumed %s stage=%s epoch=%d step=%lld partial_epoch_images=%d",
+                 path, tr->stage ? "train" : "search", tr->epoch, tr->step,
+                 tr->have_partial ? tr->partial->next : 0);
     }
     nn_ckpt_unload(&ck);
     return rc;
@@ -424,15 +466,27 @@ static void log_progress(const Trainer *tr, const double *loss_sum, long n, doub
     log_info("vision: %s img_per_s=%.0f", buf, img_s);
 }
 
-static int run_epoch(Trainer *tr, VisTaskMetrics *test, char *err, size_t err_sz) {
-    int T = tr->ds.n_tasks, B = tr->cfg.batch_size;
-    int n_fit = tr->stage == 0 ? tr->ds.train.n - tr->cfg.n_val : tr->ds.train.n;
-    double t0 = now_seconds(), t_log = t0, cpu0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
-    double loss_sum[VIS_MAX_TASKS] = {0}, log_sum[VIS_MAX_TASKS] = {0};
-    double conflict_sum[CONAL_MAX_SLOTS] = {0};
-    long n_steps = 0, n_log = 0, n_measured = 0;
+// Saves the epoch in progress and stops the run after a signal.
+static int stop_partial(Trainer *tr, const CkptPartial *part, char *err, size_t err_sz) {
+    *tr->partial = *part;
+    tr->have_partial = 1;
+    int rc = save_checkpoint(tr, err, err_sz);
+    tr->have_partial = 0;
+    if (rc != 0) {
+        return rc;
+    }
+    int sig = (int)g_stop_signal;
+    log_warn("vision: stopped by %s at stage=%s epoch=%d step=%lld; checkpoint written",
+             sig == SIGTERM ? "SIGTERM" : "SIGINT", tr->stage ? "train" : "search",
+             tr->epoch + 1, tr->step);
+    err_set(err, err_sz, ERR_IO, "stopped by %s at epoch %d step %lld; continue with "
+            "--resume --out %s", sig == SIGTERM ? "SIGTERM" : "SIGINT", tr->epoch + 1,
+            tr->step, tr->dir);
+    return VIS_TRAIN_STOPPED;
+}
 
-    // Fisher-Yates shuffle of the training images of this stage
+// Fisher-Yates shuffle of the first n_fit training images into tr->perm.
+static void shuffle(Trainer *tr, int n_fit) {
     for (int i = 0; i < n_fit; i++) {
         tr->perm[i] = i;
     }
@@ -442,9 +496,36 @@ static int run_epoch(Trainer *tr, VisTaskMetrics *test, char *err, size_t err_sz
         tr->perm[i] = tr->perm[j];
         tr->perm[j] = k;
     }
+}
+
+static int run_epoch(Trainer *tr, VisTaskMetrics *test, char *err, size_t err_sz) {
+    int T = tr->ds.n_tasks, B = tr->cfg.batch_size;
+    int n_fit = tr->stage == 0 ? tr->ds.train.n - tr->cfg.n_val : tr->ds.train.n;
+    double t0 = now_seconds(), t_log = t0, cpu0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+    double log_sum[VIS_MAX_TASKS] = {0};
+    long n_log = 0;
+
+    // a new epoch's order, or the order and sums of the one a signal stopped
+    CkptPartial part;
+    memset(&part, 0, sizeof part);
+    if (tr->have_partial && tr->partial->n_fit == n_fit) {
+        part = *tr->partial;
+    } else {
+        shuffle(tr, n_fit);
+        part.n_fit = n_fit;
+    }
+    tr->have_partial = 0;
+    double seconds0 = part.seconds, cpu_seconds0 = part.cpu_seconds;
 
     // full batches only, so every step has the same batch statistics
-    for (int s = 0; s + B <= n_fit; s += B) {
+    for (int s = part.next; s + B <= n_fit; s += B) {
+        if (g_stop_signal) {
+            part.next = s;
+            part.seconds = seconds0 + now_seconds() - t0;
+            part.cpu_seconds =
+                cpu_seconds0 + clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+            return stop_partial(tr, &part, err, err_sz);
+        }
         if (tr->stage == 0) {
             alpha_step(tr, n_fit);
         }
@@ -461,16 +542,16 @@ static int run_epoch(Trainer *tr, VisTaskMetrics *test, char *err, size_t err_sz
                            "%lld; lower train.lr (now %g)", tr->step, tr->cfg.lr);
         }
         tr->step++;
-        n_steps++;
+        part.n_steps++;
         n_log++;
         for (int t = 0; t < T; t++) {
-            loss_sum[t] += losses[t];
+            part.loss_sum[t] += losses[t];
             log_sum[t] += losses[t];
         }
         if (tr->model.net->last.measured) {
-            n_measured++;
+            part.n_measured++;
             for (int q = 0; q < tr->model.n_slots; q++) {
-                conflict_sum[q] += tr->model.net->last.conflict_ratio[q];
+                part.conflict_sum[q] += tr->model.net->last.conflict_ratio[q];
             }
         }
         if (tr->step % tr->cfg.log_interval == 0) {
@@ -481,13 +562,15 @@ static int run_epoch(Trainer *tr, VisTaskMetrics *test, char *err, size_t err_sz
             memset(log_sum, 0, sizeof log_sum);
         }
     }
+    long n_steps = (long)part.n_steps, n_measured = (long)part.n_measured;
+    const double *loss_sum = part.loss_sum, *conflict_sum = part.conflict_sum;
     if (n_steps == 0) {
         return err_set(err, err_sz, ERR_CONFIG, "%d training images make no batch "
                        "of train.batch_size %d", n_fit, B);
     }
-    double seconds = now_seconds() - t0;
+    double seconds = seconds0 + now_seconds() - t0;
     tr->train_seconds += seconds;
-    tr->cpu_seconds += clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+    tr->cpu_seconds += cpu_seconds0 + clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
     tr->epoch++;
 
     int rc = vis_evaluate(&tr->model, &tr->ds, &tr->ds.test, tr->ds.test.n, tr->cfg.eval_batch,
@@ -576,7 +659,7 @@ static int write_summary(Trainer *tr, const VisTaskMetrics *test, char *err, siz
 }
 
 // Resolves the config (defaults, file or the run's config.json, --seed,
-// --set) and prepares the run directory.
+// --set) and the run directory, and checks it against --resume.
 static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, size_t err_sz) {
     vis_config_defaults(&tr->cfg);
     char saved[1100];
@@ -638,7 +721,15 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
                            f->path);
         }
     }
-    rc = rc == 0 ? file_mkdirs(tr->dir, err, err_sz) : rc;
+    return rc;
+}
+
+// Creates the run directory and writes config.json, once the dataset has
+// loaded, so that a bad data.dir leaves no run directory behind.
+static int write_run_config(const Trainer *tr, char *err, size_t err_sz) {
+    char cfg_path[1100];
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.json", tr->dir);
+    int rc = file_mkdirs(tr->dir, err, err_sz);
     if (rc == 0) {
         rc = cfg_save_file(&vis_config_schema, &tr->cfg, cfg_path, err, err_sz);
     }
@@ -653,6 +744,7 @@ static void trainer_deinit(Trainer *tr) {
     vis_batch_deinit(&tr->vbatch);
     vis_dataset_deinit(&tr->ds);
     free(tr->perm);
+    free(tr->partial);
 }
 
 // Runs the remaining epochs of both stages.
@@ -708,7 +800,12 @@ int vis_train_main(const VisTrainOptions *opt, char *err, size_t err_sz) {
         log_info("vision: dataset=%s train=%d test=%d tasks=%d", tr->ds.name, tr->ds.train.n,
                  tr->ds.test.n, tr->ds.n_tasks);
         tr->perm = malloc(sizeof(int) * (size_t)tr->ds.train.n);
-        rc = tr->perm ? 0 : err_set(err, err_sz, ERR_NOMEM, "epoch order: out of memory");
+        tr->partial = calloc(1, sizeof *tr->partial);
+        rc = tr->perm && tr->partial ? 0 : err_set(err, err_sz, ERR_NOMEM, "epoch order: "
+                                                   "out of memory");
+    }
+    if (rc == 0) {
+        rc = write_run_config(tr, err, err_sz);
     }
     if (rc == 0) {
         rc = vis_batch_init(&tr->ds, &tr->batch, tr->cfg.batch_size, err, err_sz);
@@ -729,9 +826,21 @@ int vis_train_main(const VisTrainOptions *opt, char *err, size_t err_sz) {
             rc = load_checkpoint(tr, err, err_sz);
         }
     }
+    // SIGINT and SIGTERM stop the run between steps with a checkpoint; a
+    // second signal takes the default action
     VisTaskMetrics test[VIS_MAX_TASKS];
     if (rc == 0) {
+        struct sigaction sa, old_int, old_term;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_stop_signal;
+        sa.sa_flags = SA_RESETHAND;
+        sigemptyset(&sa.sa_mask);
+        g_stop_signal = 0;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
         rc = train_stages(tr, test, err, err_sz);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
     }
     if (rc == 0) {
         rc = write_summary(tr, test, err, err_sz);

@@ -10,8 +10,11 @@
 // step on the weights with conflict noticing. Each task then keeps the
 // branch point with the largest weight, and a fresh derived network is
 // trained for train.epochs with task weights drawn uniformly from [0, 1]
-// and normalised to sum 1 at every step. Resume continues after the last
-// finished epoch; a run stopped mid-epoch repeats that epoch from its start.
+// and normalised to sum 1 at every step. config.json is written once the
+// dataset has loaded. SIGINT or SIGTERM stops a run between two steps and
+// writes checkpoint.bin with the epoch in progress (its image order, its
+// next batch and its loss sums), so resume continues that epoch where it
+// stopped; a run killed otherwise resumes after its last finished epoch.
 #ifndef VISION_TRAIN_H
 #define VISION_TRAIN_H
 
@@ -33,8 +36,11 @@ typedef struct VisTrainOptions {
     int resume;
 } VisTrainOptions;
 
-// Runs `conal vision`. Returns 0 when the run finished, or a negative
-// ErrCode with err filled.
+// vis_train_main's status when a signal stopped the run (checkpoint written).
+#define VIS_TRAIN_STOPPED 1
+
+// Runs `conal vision`. Returns 0 when the run finished, VIS_TRAIN_STOPPED
+// after SIGINT or SIGTERM, or a negative ErrCode, with err filled.
 int vis_train_main(const VisTrainOptions *opt, char *err, size_t err_sz);
 
 // Loads the dataset a config names (Multi-Fashion, NYUv2, CityScapes or

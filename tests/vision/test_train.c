@@ -3,6 +3,7 @@
 // Fashion-MNIST files.
 #include "vision/train.h"
 
+#include <signal.h>
 #include <stdlib.h>
 
 #include <cjson/cJSON.h>
@@ -145,6 +146,63 @@ static void conal_searches_then_retrains(void) {
     free(text);
 }
 
+// Log sink that sends SIGINT once a progress line reports step 3, the
+// middle of the first epoch; it swallows every line.
+static void interrupt_at_step3(LogLevel level, const char *line, void *ctx) {
+    int *sent = ctx;
+    (void)level;
+    if (!*sent && strstr(line, " step=3 ")) {
+        *sent = 1;
+        raise(SIGINT);
+    }
+}
+
+// SIGINT mid-epoch writes a checkpoint of the partial epoch, and the resumed
+// run ends with the results of an uninterrupted one.
+static void sigint_checkpoint_resumes_exactly(void) {
+    char err[1024];
+    int sent = 0;
+    log_set_level(LOG_INFO);
+    log_set_sink(interrupt_at_step3, &sent);
+    int rc = run("hps.json", "hps-int", 0, "train.log_interval=1", err, sizeof err);
+    log_set_sink(NULL, NULL);
+    log_set_level(LOG_WARN);
+    CHECK_EQ_INT(1, sent);
+    CHECK_EQ_INT(VIS_TRAIN_STOPPED, rc);
+    CHECK_STR_CONTAINS(err, "stopped by SIGINT at epoch 1 step 3");
+    char path[512];
+    snprintf(path, sizeof path, "%s/hps-int/checkpoint.bin", tmp);
+    CHECK(file_exists(path));
+    snprintf(path, sizeof path, "%s/hps-int/summary.json", tmp);
+    CHECK(!file_exists(path));
+
+    rc = run("hps.json", "hps-int", 1, "train.log_interval=1", err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    char *a = summary_field("hps-a", "test"), *r = summary_field("hps-int", "test");
+    CHECK(a != NULL);
+    CHECK(r != NULL);
+    CHECK_MSG(a && r && strcmp(a, r) == 0, "straight %s, interrupted %s", a ? a : "-",
+              r ? r : "-");
+    free(a);
+    free(r);
+}
+
+// A data.dir that does not load leaves no run directory behind.
+static void bad_data_dir_makes_no_run_dir(void) {
+    char err[1024], path[512];
+    // a cache of its own, so the canvases must come from data.dir
+    snprintf(path, sizeof path, "%s/nodata.json", tmp);
+    const char *text = "{\"dataset\": \"multifashion\", \"method\": \"hps\",\n"
+                       " \"data\": {\"dir\": \"/nonexistent/fashion\", \"cache_dir\": \"\","
+                       " \"n_train\": 512, \"n_test\": 128}}\n";
+    CHECK_EQ_INT(0, file_write_atomic(path, text, strlen(text), err, sizeof err));
+    int rc = run("nodata.json", "nodata", 0, NULL, err, sizeof err);
+    CHECK(rc != 0);
+    CHECK_STR_CONTAINS(err, "/nonexistent/fashion");
+    snprintf(path, sizeof path, "%s/nodata", tmp);
+    CHECK(!file_exists(path));
+}
+
 static void rejects_reuse_and_changed_resume(void) {
     char err[1024];
     CHECK_EQ_INT(ERR_ARG, run("hps.json", "hps-a", 0, NULL, err, sizeof err));
@@ -176,6 +234,8 @@ int main(void) {
     RUN_TEST(delta_i_against_stl_run);
     RUN_TEST(conal_searches_then_retrains);
     RUN_TEST(rejects_reuse_and_changed_resume);
+    RUN_TEST(sigint_checkpoint_resumes_exactly);
+    RUN_TEST(bad_data_dir_makes_no_run_dir);
     check_rmtree(tmp);
     return check_summary();
 }
