@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "common/error.h"
 #include "common/fileio.h"
 #include "envs/env.h"
@@ -74,13 +75,11 @@ static void print_result(const RlEvalResult *res, int json, int random) {
     printf("%-26s %8.3f\n", "mean", res->mean_success);
 }
 
-// Parses an integer flag value in [lo, hi]; returns 0 or -1 with a message.
+// Parses an integer flag value in [lo, hi] into *out; returns 0 or -1 after
+// printing the error.
 static int parse_int(const char *flag, const char *text, int lo, int hi, int *out) {
-    char *end = NULL;
-    long v = strtol(text, &end, 10);
-    if (!text[0] || *end || v < lo || v > hi) {
-        fprintf(stderr, "conal eval: %s: expected an integer in %d..%d, got '%s'\n", flag, lo,
-                hi, text);
+    long long v = 0;
+    if (cli_parse_int("eval", flag, text, lo, hi, &v) != 0) {
         return -1;
     }
     *out = (int)v;
@@ -99,6 +98,10 @@ int cmd_eval(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_value = i + 1 < argc;
+        if (!has_value && (strcmp(a, "--task") == 0 || strcmp(a, "--goal") == 0 ||
+                           strcmp(a, "--episodes") == 0 || strcmp(a, "--threads") == 0)) {
+            return cli_missing_value("eval", a);
+        }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             printf("%s", eval_usage);
             return 0;
@@ -106,22 +109,22 @@ int cmd_eval(int argc, char **argv) {
             opt.random = 1;
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
-        } else if (strcmp(a, "--task") == 0 && has_value) {
+        } else if (strcmp(a, "--task") == 0) {
             task = argv[++i];
-        } else if (strcmp(a, "--goal") == 0 && has_value) {
+        } else if (strcmp(a, "--goal") == 0) {
             if (parse_int(a, argv[++i], 0, ENV_N_GOALS - 1, &opt.goal) != 0) {
                 return 2;
             }
-        } else if (strcmp(a, "--episodes") == 0 && has_value) {
+        } else if (strcmp(a, "--episodes") == 0) {
             if (parse_int(a, argv[++i], 1, 1000000, &opt.episodes) != 0) {
                 return 2;
             }
-        } else if (strcmp(a, "--threads") == 0 && has_value) {
+        } else if (strcmp(a, "--threads") == 0) {
             if (parse_int(a, argv[++i], 1, 256, &opt.threads) != 0) {
                 return 2;
             }
         } else if (a[0] == '-') {
-            fprintf(stderr, "conal eval: unknown option or missing value: '%s'\n%s", a,
+            fprintf(stderr, "conal eval: unknown option '%s'\n%s", a,
                     eval_usage);
             return 2;
         } else if (!run) {

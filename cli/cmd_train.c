@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "rl/train.h"
@@ -31,16 +32,20 @@ static const char train_usage[] =
     "SIGINT (Ctrl-C) or SIGTERM: the run finishes the current episode, saves DIR/checkpoint.bin\n"
     "and exits with status 130; `conal train --resume --out DIR` continues it exactly.\n";
 
-// Parses a non-negative integer flag value; returns -1 when invalid.
-static long long parse_count(const char *flag, const char *text) {
-    char *end = NULL;
-    long long v = strtoll(text, &end, 10);
-    if (!text[0] || *end || v < 0) {
-        fprintf(stderr, "conal train: %s: expected a non-negative integer, got '%s'\n", flag,
-                text);
-        return -1;
+// Largest --steps and --seed: the bounds of train.steps and seed in configs.
+#define MAX_STEPS 1000000000000000LL
+#define MAX_SEED 4294967295LL
+
+// Parses the value of a numeric flag of train into *out; returns 0 or 2 (the
+// usage-error exit status) after printing the error.
+static int parse_flag(int argc, char **argv, int *i, long long lo, long long hi,
+                      long long *out) {
+    const char *flag = argv[*i];
+    if (*i + 1 >= argc) {
+        return cli_missing_value("train", flag);
     }
-    return v;
+    *i += 1;
+    return cli_parse_int("train", flag, argv[*i], lo, hi, out) == 0 ? 0 : 2;
 }
 
 int cmd_train(int argc, char **argv) {
@@ -55,6 +60,10 @@ int cmd_train(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_value = i + 1 < argc;
+        if (!has_value && (strcmp(a, "--out") == 0 || strcmp(a, "--arch") == 0 ||
+                           strcmp(a, "--set") == 0)) {
+            return cli_missing_value("train", a);
+        }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             printf("%s", train_usage);
             return 0;
@@ -64,37 +73,32 @@ int cmd_train(int argc, char **argv) {
             opt.estimate = 1;
         } else if (strcmp(a, "--quiet") == 0) {
             opt.quiet = 1;
-        } else if (strcmp(a, "--out") == 0 && has_value) {
+        } else if (strcmp(a, "--out") == 0) {
             opt.out_dir = argv[++i];
-        } else if (strcmp(a, "--arch") == 0 && has_value) {
+        } else if (strcmp(a, "--arch") == 0) {
             opt.arch_path = argv[++i];
-        } else if (strcmp(a, "--seed") == 0 && has_value) {
-            if ((opt.seed = parse_count(a, argv[++i])) < 0) {
+        } else if (strcmp(a, "--seed") == 0) {
+            if (parse_flag(argc, argv, &i, 0, MAX_SEED, &opt.seed) != 0) {
                 return 2;
             }
-        } else if (strcmp(a, "--steps") == 0 && has_value) {
-            if ((opt.steps = parse_count(a, argv[++i])) <= 0) {
-                if (opt.steps == 0) {
-                    fprintf(stderr, "conal train: --steps: expected a positive integer\n");
-                }
+        } else if (strcmp(a, "--steps") == 0) {
+            if (parse_flag(argc, argv, &i, 1, MAX_STEPS, &opt.steps) != 0) {
                 return 2;
             }
-        } else if (strcmp(a, "--threads") == 0 && has_value) {
-            long long n = parse_count(a, argv[++i]);
-            if (n < 1 || n > 256) {
-                fprintf(stderr, "conal train: --threads: expected 1 to 256, got '%s'\n",
-                        argv[i]);
+        } else if (strcmp(a, "--threads") == 0) {
+            long long n = 0;
+            if (parse_flag(argc, argv, &i, 1, 256, &n) != 0) {
                 return 2;
             }
             opt.threads = (int)n;
-        } else if (strcmp(a, "--set") == 0 && has_value) {
+        } else if (strcmp(a, "--set") == 0) {
             if (opt.n_sets == RL_MAX_SETS) {
                 fprintf(stderr, "conal train: more than %d --set options\n", RL_MAX_SETS);
                 return 2;
             }
             opt.sets[opt.n_sets++] = argv[++i];
         } else if (a[0] == '-') {
-            fprintf(stderr, "conal train: unknown option or missing value: '%s'\n%s", a,
+            fprintf(stderr, "conal train: unknown option '%s'\n%s", a,
                     train_usage);
             return 2;
         } else if (!opt.config_path) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "envs/env.h"
 #include "viz/rollout.h"
 #include "viz/view.h"
@@ -41,16 +42,14 @@ static const char view_usage[] =
     "episode, c cycle cameras, + and - playback speed, h help, Esc quit. Mouse: left\n"
     "drag rotates, right drag moves, scroll zooms.\n";
 
-// Parses an integer flag value in [lo, hi]; returns 0 or -1 with a message.
+// Parses an integer flag value in [lo, hi] into *out; returns 0 or -1 after
+// printing the error.
 static int parse_int(const char *flag, const char *text, long lo, long hi, long *out) {
-    char *end = NULL;
-    long v = strtol(text, &end, 10);
-    if (!text[0] || *end || v < lo || v > hi) {
-        fprintf(stderr, "conal view: %s: expected an integer in %ld..%ld, got '%s'\n", flag,
-                lo, hi, text);
+    long long v = 0;
+    if (cli_parse_int("view", flag, text, lo, hi, &v) != 0) {
         return -1;
     }
-    *out = v;
+    *out = (long)v;
     return 0;
 }
 

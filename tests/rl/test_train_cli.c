@@ -246,6 +246,54 @@ static void test_bad_configs_and_flags(void) {
     CHECK(!file_exists(path));
 }
 
+// Bad numbers in the numeric flags of train, eval and view: exit status 2
+// and a message naming the flag and the text given. Nothing starts.
+static void test_numeric_flags_rejected(void) {
+    static const struct {
+        const char *args;       // arguments after `conal`
+        const char *message;    // expected in the output
+    } cases[] = {
+        {"train tiny.json --out n1 --steps 0", "--steps: expected a positive integer, got '0'"},
+        {"train tiny.json --out n1 --steps -5", "--steps: expected a positive integer, got '-5'"},
+        {"train tiny.json --out n1 --steps ten", "--steps: expected a positive integer, got 'ten'"},
+        {"train tiny.json --out n1 --steps 12x",
+         "--steps: expected a positive integer, got '12x'"},
+        {"train tiny.json --out n1 --steps ''", "--steps: expected a positive integer, got ''"},
+        {"train tiny.json --out n1 --steps 99999999999999999999",
+         "--steps: 99999999999999999999 is too large"},
+        {"train tiny.json --out n1 --steps", "--steps: missing value"},
+        {"train --resume --out r1 --steps 0", "--steps: expected a positive integer, got '0'"},
+        {"train tiny.json --out n1 --seed -1",
+         "--seed: expected an integer in 0..4294967295, got '-1'"},
+        {"train tiny.json --out n1 --seed 4294967296",
+         "--seed: expected an integer in 0..4294967295, got '4294967296'"},
+        {"train tiny.json --out n1 --threads 0",
+         "--threads: expected an integer in 1..256, got '0'"},
+        {"train tiny.json --out n1 --threads zero",
+         "--threads: expected an integer in 1..256, got 'zero'"},
+        {"eval --random --episodes 0", "--episodes: expected an integer in 1..1000000, got '0'"},
+        {"eval --random --episodes -1", "--episodes: expected an integer in 1..1000000, got '-1'"},
+        {"eval --random --goal 50", "--goal: expected an integer in 0..49, got '50'"},
+        {"eval --random --threads +2", "--threads: expected an integer in 1..256, got '+2'"},
+        {"eval --random --episodes", "--episodes: missing value"},
+        {"view --random --episodes 0", "--episodes: expected an integer in 1..1000000, got '0'"},
+        {"view --random --frames -3", "--frames: expected an integer in 1..100000000, got '-3'"},
+        {"view --random --width 8 --height 100",
+         "--width: expected an integer in 16..8192, got '8'"},
+        {"view --random --fps 2.5", "--fps: expected an integer in 1..80, got '2.5'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = run(cases[i].args);
+        CHECK_MSG(rc == 2, "conal %s: exit status %d, expected 2", cases[i].args, rc);
+        CHECK_MSG(strstr(out_text, cases[i].message) != NULL,
+                  "conal %s: expected \"%s\" in \"%s\"", cases[i].args, cases[i].message,
+                  out_text);
+    }
+    char path[700];
+    snprintf(path, sizeof path, "%s/n1", tmp);
+    CHECK(!file_exists(path));
+}
+
 // A config given with --resume must match the run apart from train.steps.
 static void test_resume_config_mismatch(void) {
     write_file("other.json",
@@ -313,6 +361,7 @@ int main(void) {
     RUN_TEST(test_divergence_names_loss);
     RUN_TEST(test_interrupt_then_resume);
     RUN_TEST(test_bad_configs_and_flags);
+    RUN_TEST(test_numeric_flags_rejected);
     RUN_TEST(test_resume_config_mismatch);
     RUN_TEST(test_eval_command);
     RUN_TEST(test_config_command);
