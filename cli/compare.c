@@ -215,12 +215,13 @@ static double number_field(const cJSON *obj, const char *key) {
 }
 
 // Training time and steps summed over metrics.jsonl. Each line covers the
-// steps since the previous line: its env_steps_per_s is env time only and
-// updates_per_s update time only, so the interval took
-// d_steps / env_steps_per_s + d_updates / updates_per_s seconds. A line whose
-// step does not increase (a resume from an earlier checkpoint) restarts the
-// differences. Adds to *steps and *seconds; the first n_params found goes to
-// run->n_params when it is still unknown.
+// steps since the previous line. Current records give the seconds of env
+// stepping and of updates ("env_s", "update_s"). Older records give
+// env_steps_per_s over env time and updates_per_s over update time, so
+// their interval took d_steps / env_steps_per_s + d_updates / updates_per_s
+// seconds. A line whose step does not increase (a resume from an earlier
+// checkpoint) restarts the differences. Adds to *steps and *seconds; the
+// first n_params found goes to run->n_params when it is still unknown.
 static void metrics_time(CompareRun *run, char *text, double *steps, double *seconds) {
     double prev_step = 0.0, prev_updates = 0.0;
     char *save = NULL;
@@ -230,6 +231,7 @@ static void metrics_time(CompareRun *run, char *text, double *steps, double *sec
             continue;
         }
         double step = number_field(obj, "step"), updates = number_field(obj, "updates");
+        double env_s = number_field(obj, "env_s"), update_s = number_field(obj, "update_s");
         double sps = number_field(obj, "env_steps_per_s");
         double ups = number_field(obj, "updates_per_s");
         if (isnan(run->n_params)) {
@@ -243,7 +245,10 @@ static void metrics_time(CompareRun *run, char *text, double *steps, double *sec
         }
         double d_steps = step - prev_step;
         double d_updates = isnan(updates) ? 0.0 : updates - prev_updates;
-        if (sps > 0.0) {
+        if (env_s > 0.0) {
+            *steps += d_steps;
+            *seconds += env_s + (update_s > 0.0 ? update_s : 0.0);
+        } else if (sps > 0.0) {
             *steps += d_steps;
             *seconds += d_steps / sps + (ups > 0.0 && d_updates > 0.0 ? d_updates / ups : 0.0);
         }

@@ -95,7 +95,8 @@ typedef struct CompareSet {
 
 // Reads one run directory into run. The speed comes from summary.json's
 // "env_steps_per_s" when present, else from the metrics.jsonl lines (each
-// with step, updates, env_steps_per_s over env time and updates_per_s over
+// with step and the seconds of env stepping and updates, env_s and update_s,
+// or in older runs env_steps_per_s over env time and updates_per_s over
 // update time), else from summary.json's steps / wall_seconds. Returns 0, or
 // a negative ErrCode with a message naming the file and the problem in err.
 int compare_run_load(CompareRun *run, const char *dir, char *err, size_t err_sz);

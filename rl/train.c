@@ -62,9 +62,11 @@ typedef struct Trainer {
     int log_episodes;                // finished episodes per task since the last line
     long sim_truncations;            // episodes cut short by simulation warnings
 
-    // timing of the current log interval (not checkpointed)
-    double t_env, t_update;
+    // timing of the current log interval (not checkpointed), in seconds
+    double t_env, t_update, t_eval;  // env stepping, updates, evaluations
     long n_updates_interval;
+    double interval_start;           // wall clock at the start of the interval
+    int64_t interval_step;           // tr->step at the start of the interval
     double t_start;
 } Trainer;
 
@@ -302,8 +304,13 @@ static int record_metrics(Trainer *tr, char *err, size_t err_sz) {
         mean_ret += (double)ret[t] / K;
         mean_succ += (double)succ[t] / K;
     }
-    double sps = tr->t_env > 0 ? (double)tr->cfg.log_interval / tr->t_env : 0.0;
-    double ups = tr->t_update > 0 ? (double)tr->n_updates_interval / tr->t_update : 0.0;
+    // throughput over the whole interval (collection, updates, evaluations,
+    // checkpoints, logging), and env stepping alone
+    double wall = now_seconds() - tr->interval_start;
+    double steps = (double)(tr->step - tr->interval_step);
+    double sps = wall > 0 ? steps / wall : 0.0;
+    double ups = wall > 0 ? (double)tr->n_updates_interval / wall : 0.0;
+    double env_sps = tr->t_env > 0 ? steps / tr->t_env : 0.0;
     int updating = tr->sac->n_updates > 0;
 
     cJSON *o = cJSON_CreateObject();
@@ -327,24 +334,34 @@ static int record_metrics(Trainer *tr, char *err, size_t err_sz) {
     cJSON_AddItemToObject(o, "conflict_ratio", conflict);
     rl_conal_run_metrics(&tr->conal, tr->sac, o);
     cJSON_AddNumberToObject(o, "sim_truncations", (double)tr->sim_truncations);
-    cJSON_AddNumberToObject(o, "env_steps_per_s", sps);
+    cJSON_AddNumberToObject(o, "steps_per_s", sps);
     cJSON_AddNumberToObject(o, "updates_per_s", ups);
+    cJSON_AddNumberToObject(o, "interval_s", wall);
+    cJSON_AddNumberToObject(o, "env_s", tr->t_env);
+    cJSON_AddNumberToObject(o, "update_s", tr->t_update);
+    cJSON_AddNumberToObject(o, "eval_s", tr->t_eval);
+    cJSON_AddNumberToObject(o, "env_only_steps_per_s", env_sps);
     int rc = append_json(tr, "metrics.jsonl", o, err, err_sz);
     cJSON_Delete(o);
 
+    double share = wall > 0 ? 100.0 / wall : 0.0;
     log_info("step=%lld ep=%lld ret=%.1f succ=%.2f q_loss=%.4g pi_loss=%.4g temp=%.4g "
-             "ent=%.3f conflict_q=%.2f conflict_pi=%.2f sps=%.0f ups=%.1f%s",
+             "ent=%.3f conflict_q=%.2f conflict_pi=%.2f sps=%.0f ups=%.1f env=%.0f%% "
+             "update=%.0f%% eval=%.0f%%%s",
              (long long)tr->step, (long long)tr->episodes, mean_ret, mean_succ,
              0.5 * (mean_k(st->q1_loss, K) + mean_k(st->q2_loss, K)),
              mean_k(st->actor_loss, K), mean_k(temps, K), mean_k(st->entropy, K), conflict_q,
-             conflict_actor, sps, ups, updating ? "" : " (random actions, no updates yet)");
+             conflict_actor, sps, ups, share * tr->t_env, share * tr->t_update,
+             share * tr->t_eval, updating ? "" : " (random actions, no updates yet)");
 
     // the next interval starts from zero
     memset(tr->log_return, 0, sizeof tr->log_return);
     memset(tr->log_success, 0, sizeof tr->log_success);
     tr->log_episodes = 0;
-    tr->t_env = tr->t_update = 0.0;
+    tr->t_env = tr->t_update = tr->t_eval = 0.0;
     tr->n_updates_interval = 0;
+    tr->interval_start = now_seconds();
+    tr->interval_step = tr->step;
     return rc;
 }
 
@@ -702,15 +719,17 @@ static int train_loop(Trainer *tr, char *err, size_t err_sz) {
     RlEvalResult res;
     memset(&res, 0, sizeof res);
     int rc = 0;
+    tr->interval_start = now_seconds();
+    tr->interval_step = tr->step;
     while (tr->step < cfg->steps) {
         if (rl_conal_run_switch_due(&tr->conal, tr->step) &&
             (rc = switch_to_retrain(tr, err, err_sz)) != 0) {
             return rc;
         }
+        double t0 = now_seconds();
         if (tr->step % cfg->episode_length == 0 && (rc = reset_all(tr, err, err_sz)) != 0) {
             return rc;
         }
-        double t0 = now_seconds();
         if ((rc = collect_step(tr, err, err_sz)) != 0) {
             return rc;
         }
@@ -728,8 +747,12 @@ static int train_loop(Trainer *tr, char *err, size_t err_sz) {
             return rc;
         }
         int eval_now = last || (cfg->eval_interval > 0 && tr->step % cfg->eval_interval == 0);
-        if (eval_now && (rc = evaluate_now(tr, &res, err, err_sz)) != 0) {
-            return rc;
+        if (eval_now) {
+            double t_eval = now_seconds();
+            if ((rc = evaluate_now(tr, &res, err, err_sz)) != 0) {
+                return rc;
+            }
+            tr->t_eval += now_seconds() - t_eval;
         }
         int boundary = tr->step % cfg->episode_length == 0;
         int ckpt_now = last || (cfg->checkpoint_interval > 0 &&

@@ -491,6 +491,19 @@ static void test_speed_from_metrics(void) {
     CHECK_NEAR(42.0, run.n_params, 0.0);
     compare_run_deinit(&run);
 
+    // records with the time breakdown: env and update seconds count, the
+    // evaluation seconds do not; 3000 steps in 2 + (2 + 10) + 6 = 20 s
+    write_file(dir, "metrics.jsonl",
+               "{\"step\": 1000, \"updates\": 0, \"steps_per_s\": 400, \"env_s\": 2, "
+               "\"update_s\": 0, \"eval_s\": 0.5}\n"
+               "{\"step\": 2000, \"updates\": 1000, \"steps_per_s\": 50, \"env_s\": 2, "
+               "\"update_s\": 10, \"eval_s\": 8}\n"
+               "{\"step\": 3000, \"updates\": 2000, \"steps_per_s\": 125, \"env_s\": 1, "
+               "\"update_s\": 5, \"eval_s\": 2}\n");
+    CHECK_EQ_INT(0, compare_run_load(&run, dir, err, sizeof err));
+    CHECK_NEAR(150.0, run.sps, 1e-9);
+    compare_run_deinit(&run);
+
     // without metrics, summary.json's steps / wall_seconds
     remove_file(dir, "metrics.jsonl");
     write_file(dir, "summary.json", "{\"steps\": 3000, \"wall_seconds\": 60}\n");

@@ -4,6 +4,7 @@
 // config (20-step episodes, two hidden layers of 16) and checks exit codes,
 // error messages and the run directory. Resume and interrupt tests compare
 // the files of an interrupted run with those of an uninterrupted one.
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,7 @@ static char *metrics_without_timing(const char *dir) {
     char *text = read_file(name);
     char *w = text;
     for (char *r = text; *r;) {
-        char *cut = strstr(r, ",\"env_steps_per_s\"");
+        char *cut = strstr(r, ",\"steps_per_s\"");
         char *eol = strchr(r, '\n');
         size_t keep = cut && (!eol || cut < eol) ? (size_t)(cut - r)
                                                  : (eol ? (size_t)(eol - r) : strlen(r));
@@ -97,6 +98,53 @@ static void test_run_directory(void) {
     CHECK_STR_CONTAINS(m, "\"conflict_ratio\":{\"actor\":{\"hidden0\":");
     CHECK_STR_CONTAINS(m, "\"q1\":{\"hidden0\":");
     CHECK_STR_CONTAINS(m, "\"temp\":[");
+    free(m);
+}
+
+// Number after "key": in a JSON line, or NAN when the key is missing.
+static double json_number(const char *line, const char *key) {
+    char pattern[80];
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    const char *p = strstr(line, pattern);
+    return p ? strtod(p + strlen(pattern), NULL) : (double)NAN;
+}
+
+// metrics.jsonl reports wall-clock steps per second over each interval,
+// evaluations included, next to the env-only rate and the time breakdown.
+static void test_metrics_wall_throughput(void) {
+    // an evaluation after every record, costing 4 episodes of 20 steps
+    CHECK_EQ_INT(0, run("train tiny.json --out t1 --threads 1 --steps 80 "
+                        "--set train.eval_interval=20 --set train.eval_episodes=4"));
+    CHECK_STR_CONTAINS(out_text, " sps=");
+    CHECK_STR_CONTAINS(out_text, " eval=");
+    char *m = read_file("t1/metrics.jsonl");
+    int n = 0;
+    double prev_updates = 0.0;
+    for (char *line = strtok(m, "\n"); line; line = strtok(NULL, "\n"), n++) {
+        double sps = json_number(line, "steps_per_s");
+        double ups = json_number(line, "updates_per_s");
+        double wall = json_number(line, "interval_s");
+        double env = json_number(line, "env_s"), update = json_number(line, "update_s");
+        double eval = json_number(line, "eval_s");
+        double env_only = json_number(line, "env_only_steps_per_s");
+        double updates = json_number(line, "updates");
+        CHECK_MSG(sps > 0.0, "record %d: steps_per_s %g", n, sps);
+        CHECK_MSG(env_only > 0.0, "record %d: env_only_steps_per_s %g", n, env_only);
+        CHECK_NEAR(20.0, sps * wall, 1e-6);
+        CHECK_NEAR(updates - prev_updates, ups * wall, 1e-6);
+        CHECK_NEAR(20.0, env_only * env, 1e-6);
+        CHECK_MSG(wall >= env + update + eval - 1e-9,
+                  "record %d: interval %g s shorter than its parts %g + %g + %g s", n, wall,
+                  env, update, eval);
+        if (n > 0) {
+            // the evaluation after the previous record belongs to this interval
+            CHECK_MSG(eval > 0.0, "record %d: eval_s %g", n, eval);
+            CHECK_MSG(sps < env_only, "record %d: steps_per_s %g not below env-only %g", n,
+                      sps, env_only);
+        }
+        prev_updates = updates;
+    }
+    CHECK_EQ_INT(4, n);
     free(m);
 }
 
@@ -354,6 +402,7 @@ int main(void) {
     check_tmpdir(tmp, sizeof tmp, "rl-cli");
     write_file("tiny.json", tiny_config);
     RUN_TEST(test_run_directory);
+    RUN_TEST(test_metrics_wall_throughput);
     RUN_TEST(test_same_seed_same_run);
     RUN_TEST(test_resume_equals_uninterrupted);
     RUN_TEST(test_resume_drops_later_records);
