@@ -11,6 +11,7 @@
 #include "cli/compare_stats.h"
 #include "common/error.h"
 #include "common/fileio.h"
+#include "rl/train.h"
 
 // ---- reading one run ----
 
@@ -297,6 +298,17 @@ static void load_speed(CompareRun *run) {
     }
 }
 
+// Runs written before summary.json had n_params, and unfinished runs: the
+// count from config.json (and arch.json for CoNAL), or NaN when that fails.
+static void load_params(CompareRun *run) {
+    RlParamCounts counts;
+    char err[1400];
+    if (isnan(run->n_params) &&
+        rl_train_count_run_params(run->dir, &counts, err, sizeof err) == 0) {
+        run->n_params = (double)counts.total;
+    }
+}
+
 int compare_run_load(CompareRun *run, const char *dir, char *err, size_t err_sz) {
     memset(run, 0, sizeof *run);
     snprintf(run->dir, sizeof run->dir, "%s", dir);
@@ -313,6 +325,7 @@ int compare_run_load(CompareRun *run, const char *dir, char *err, size_t err_sz)
         return rc;
     }
     load_speed(run);
+    load_params(run);
     if (run->steps > 0 && run->eval_steps[run->n_evals - 1] < run->steps) {
         run->incomplete = 1;
         snprintf(run->flag, sizeof run->flag, "incomplete: last evaluation at step %lld of %lld",

@@ -6,8 +6,9 @@
 //   {"step": S, "success": {"reach-v3": F, ...}, "mean_success": F},
 // and optionally metrics.jsonl and summary.json, which supply the training
 // speed (env steps per second of env stepping plus updates, see
-// compare_run_load) and the parameter count ("n_params"). Runs are grouped by
-// agent.method, and the runs of a group are its seeds.
+// compare_run_load) and the parameter count ("n_params", else counted from
+// config.json and arch.json). Runs are grouped by agent.method, and the runs
+// of a group are its seeds.
 //
 // Success follows the mtrl reporting rule: at each evaluation step take the
 // mean over seeds, then report the maximum of that curve over training, with

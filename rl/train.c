@@ -104,6 +104,71 @@ size_t rl_train_estimate_bytes(const RlConfig *cfg) {
            rl_sac_estimate_bytes(cfg, K_TASKS, ENV_OBS_DIM, ENV_ACT_DIM);
 }
 
+void rl_train_count_params(const RlSac *sac, RlParamCounts *out) {
+    out->actor = sac->actor->params.n;
+    out->q1 = sac->q1->params.n;
+    out->q2 = sac->q2->params.n;
+    out->total = out->actor + out->q1 + out->q2;
+}
+
+// Parameters of one network of cfg's agent (name: actor, q1 or q2), from a
+// network created with spec and freed again.
+static int count_net_params(const RlConfig *cfg, const char *name, RlNetSpec *spec,
+                            size_t *n, char *err, size_t err_sz) {
+    spec->conal_arch = NULL;
+    if (cfg->conal_arch) {
+        spec->conal_arch = conal_arch_find(cfg->conal_arch, name);
+        if (!spec->conal_arch) {
+            return err_set(err, err_sz, ERR_FORMAT, "arch.json has no network \"%s\"", name);
+        }
+    }
+    RngState rng;
+    rng_init(&rng, 0);
+    RlNet *net = rl_net_create(spec, &rng, err, err_sz);
+    if (!net) {
+        return ERR_CONFIG;
+    }
+    *n = net->params.n;
+    rl_net_destroy(net);
+    return 0;
+}
+
+int rl_train_count_run_params(const char *run_dir, RlParamCounts *out, char *err,
+                              size_t err_sz) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/config.json", run_dir);
+    RlConfig cfg;
+    int rc = rl_config_load(&cfg, path, NULL, 0, err, err_sz);
+    if (rc != 0) {
+        return rc;
+    }
+
+    // a CoNAL run past its search retrains the networks of arch.json
+    ConalArch *arch = NULL;
+    snprintf(path, sizeof path, "%s/arch.json", run_dir);
+    cfg.conal_arch = NULL;
+    if (rl_config_is_conal(&cfg) && file_exists(path)) {
+        arch = err_xcalloc(1, sizeof *arch, "arch.json");
+        rc = conal_arch_load(arch, path, err, err_sz);
+        cfg.conal_arch = arch;
+    }
+    RlNetSpec actor, critic;
+    rl_sac_actor_spec(&cfg, K_TASKS, ENV_OBS_DIM, ENV_ACT_DIM, &actor);
+    rl_sac_critic_spec(&cfg, K_TASKS, ENV_OBS_DIM, ENV_ACT_DIM, &critic);
+    if (rc == 0) {
+        rc = count_net_params(&cfg, "actor", &actor, &out->actor, err, err_sz);
+    }
+    if (rc == 0) {
+        rc = count_net_params(&cfg, "q1", &critic, &out->q1, err, err_sz);
+    }
+    if (rc == 0) {
+        rc = count_net_params(&cfg, "q2", &critic, &out->q2, err, err_sz);
+    }
+    free(arch);
+    out->total = out->actor + out->q1 + out->q2;
+    return rc;
+}
+
 // ---- evaluation ----
 
 // Goal of evaluation episode e of n, spread evenly over the 50 goals.
@@ -687,6 +752,13 @@ static int write_summary(const Trainer *tr, const RlEvalResult *res, char *err,
     cJSON_AddNumberToObject(o, "final_mean_success", res->mean_success);
     cJSON_AddItemToObject(o, "final_success", per_task_object(res, res->success));
     cJSON_AddNumberToObject(o, "best_mean_success", tr->best_success);
+    RlParamCounts counts;
+    rl_train_count_params(tr->sac, &counts);
+    cJSON_AddNumberToObject(o, "n_params", (double)counts.total);
+    cJSON *by_net = cJSON_AddObjectToObject(o, "n_params_by_network");
+    cJSON_AddNumberToObject(by_net, "actor", (double)counts.actor);
+    cJSON_AddNumberToObject(by_net, "q1", (double)counts.q1);
+    cJSON_AddNumberToObject(by_net, "q2", (double)counts.q2);
     cJSON_AddNumberToObject(o, "wall_seconds", now_seconds() - tr->t_start);
     cJSON_AddNumberToObject(o, "seed", (double)tr->cfg.seed);
     cJSON_AddStringToObject(o, "git", CONAL_GIT_REV);

@@ -76,6 +76,26 @@ typedef struct RlEvalOptions {
 int rl_evaluate(const RlConfig *cfg, RlSac *sac, const RlEvalOptions *opt,
                 RlEvalResult *res, char *err, size_t err_sz);
 
+// Parameter counts of an agent's networks. The target critics are copies of
+// q1 and q2 and are not counted.
+typedef struct RlParamCounts {
+    size_t actor, q1, q2;
+    size_t total;                      // actor + q1 + q2
+} RlParamCounts;
+
+// Counts the parameters of sac's networks.
+void rl_train_count_params(const RlSac *sac, RlParamCounts *out);
+
+// Counts the parameters of the networks of the run in run_dir from its
+// config.json, for runs whose summary.json has no n_params. A CoNAL run
+// with run_dir/arch.json counts its derived networks, one without (a search
+// that did not finish) its search supernets. Creates each network for the
+// MT10 sizes in turn and frees it. Returns 0, or a negative ErrCode with err
+// filled when config.json or arch.json cannot be read or the networks
+// cannot be created.
+int rl_train_count_run_params(const char *run_dir, RlParamCounts *out, char *err,
+                              size_t err_sz);
+
 // Total bytes a run of cfg allocates (replay buffers and networks).
 size_t rl_train_estimate_bytes(const RlConfig *cfg);
 

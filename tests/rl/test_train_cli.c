@@ -148,6 +148,85 @@ static void test_metrics_wall_throughput(void) {
     free(m);
 }
 
+// Tiny CoNAL run: a 40-step search, then 40 steps of retraining.
+static const char tiny_conal_config[] =
+    "{\"seed\": 3, \"env\": {\"episode_length\": 20},\n"
+    " \"agent\": {\"method\": \"conal\", \"actor\": {\"hidden\": [16, 16]},\n"
+    "           \"critic\": {\"hidden\": [16, 16]}},\n"
+    " \"search\": {\"steps\": 40}, \"retrain\": {\"steps\": 40},\n"
+    " \"train\": {\"steps\": 80, \"batch_size\": 8, \"random_steps\": 20,\n"
+    "            \"replay_capacity\": 100, \"log_interval\": 20, \"eval_interval\": 0,\n"
+    "            \"eval_episodes\": 1, \"checkpoint_interval\": 0}}\n";
+
+// The number after "key": in the object that follows "name": "net" in text.
+static double net_number(const char *text, const char *net, const char *key) {
+    char pattern[80];
+    snprintf(pattern, sizeof pattern, "\"name\":\t\"%s\"", net);
+    const char *p = strstr(text, pattern);
+    return p ? json_number(p, key) : (double)NAN;
+}
+
+// Checks that `conal compare DIR` prints n_params in its params column.
+static void check_compare_params(const char *dir, long long n_params) {
+    char args[700], expected[64];
+    snprintf(args, sizeof args, "compare %s", dir);
+    CHECK_EQ_INT(0, run(args));
+    snprintf(expected, sizeof expected, "  %lld\n", n_params);
+    CHECK_MSG(strstr(out_text, expected) != NULL, "conal compare %s: no params %lld in %s", dir,
+              n_params, out_text);
+}
+
+// summary.json has the parameter counts per network, `conal compare` prints
+// them, and computes them from the config for runs without them.
+static void test_param_counts_in_summary(void) {
+    // r1: MT-SAC, two hidden layers of 16, the task one-hot on the inputs:
+    // actor 39 + 10 -> 16 -> 16 -> 8, critics 39 + 4 + 10 -> 16 -> 16 -> 1
+    long long actor = 49 * 16 + 16 + 16 * 16 + 16 + 16 * 8 + 8;
+    long long critic = 53 * 16 + 16 + 16 * 16 + 16 + 16 + 1;
+    char *summary = read_file("r1/summary.json");
+    CHECK_NEAR((double)(actor + 2 * critic), json_number(summary, "n_params"), 0.0);
+    CHECK_NEAR((double)actor, json_number(summary, "actor"), 0.0);
+    CHECK_NEAR((double)critic, json_number(summary, "q1"), 0.0);
+    CHECK_NEAR((double)critic, json_number(summary, "q2"), 0.0);
+    free(summary);
+    check_compare_params("r1", actor + 2 * critic);
+
+    // a run whose summary.json predates n_params
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/r1' '%s/p1'", tmp, tmp);
+    CHECK_EQ_INT(0, system(cmd));
+    write_file("p1/summary.json", "{\"steps\": 120, \"wall_seconds\": 1}\n");
+    check_compare_params("p1", actor + 2 * critic);
+
+    // CoNAL: the derived networks that were retrained, as arch.json counts them
+    write_file("conal.json", tiny_conal_config);
+    CHECK_EQ_INT(0, run("train conal.json --out c1 --threads 1 --quiet"));
+    char *arch = read_file("c1/arch.json");
+    summary = read_file("c1/summary.json");
+    double derived = 0.0, supernet = 0.0;
+    static const char *const nets[3] = {"actor", "q1", "q2"};
+    for (int i = 0; i < 3; i++) {
+        double n = net_number(arch, nets[i], "params_derived");
+        CHECK_NEAR(n, json_number(strstr(summary, "n_params_by_network"), nets[i]), 0.0);
+        derived += n;
+        supernet += net_number(arch, nets[i], "params_supernet");
+    }
+    CHECK(derived > 0.0);
+    CHECK(derived < supernet);
+    CHECK_NEAR(derived, json_number(summary, "n_params"), 0.0);
+    check_compare_params("c1", (long long)derived);
+    write_file("c1/summary.json", "{\"steps\": 80, \"wall_seconds\": 1}\n");
+    check_compare_params("c1", (long long)derived);
+
+    // without arch.json (a search that did not finish) the supernets count
+    char path[700];
+    snprintf(path, sizeof path, "%s/c1/arch.json", tmp);
+    CHECK_EQ_INT(0, remove(path));
+    check_compare_params("c1", (long long)supernet);
+    free(arch);
+    free(summary);
+}
+
 // Two runs with the same seed are identical.
 static void test_same_seed_same_run(void) {
     CHECK_EQ_INT(0, run("train tiny.json --out r2 --threads 1 --quiet"));
@@ -403,6 +482,7 @@ int main(void) {
     write_file("tiny.json", tiny_config);
     RUN_TEST(test_run_directory);
     RUN_TEST(test_metrics_wall_throughput);
+    RUN_TEST(test_param_counts_in_summary);
     RUN_TEST(test_same_seed_same_run);
     RUN_TEST(test_resume_equals_uninterrupted);
     RUN_TEST(test_resume_drops_later_records);
