@@ -111,6 +111,10 @@ int vis_conv_block_init(VisConvBlock *blk, int n_in, int in_h, int in_w, int n_o
     blk->up = up_n ? malloc(sizeof(float) * rows * up_n) : NULL;
     blk->drop = malloc(sizeof(float) * block_params(blk));
     blk->cache = calloc(1, sizeof *blk->cache);
+    if (blk->cache && pthread_mutex_init(&blk->cache->lock, NULL) != 0) {
+        free(blk->cache);
+        blk->cache = NULL;
+    }
     if (!blk->col || !blk->drop || !blk->dmap || !blk->bn_stats || !blk->cache ||
         (pool && (!blk->map || !blk->pooled || !blk->argmax)) ||
         (blk->batch_norm && !blk->pre) || (up_n && !blk->up)) {
@@ -131,7 +135,10 @@ void vis_conv_block_deinit(VisConvBlock *blk) {
     free(blk->pooled);
     free(blk->argmax);
     free(blk->drop);
-    free(blk->cache);
+    if (blk->cache) {
+        pthread_mutex_destroy(&blk->cache->lock);
+        free(blk->cache);
+    }
     memset(blk, 0, sizeof *blk);
 }
 
@@ -265,15 +272,17 @@ static void block_forward(const ConalModule *m, const float *w, const float *x, 
                           int rows) {
     const VisConvBlock *blk = m->ctx;
     check_call(blk, rows);
+    pthread_mutex_lock(&blk->cache->lock);
     if (!blk->training) {
         cache_clear(blk->cache);
         Span sp = span_at(blk, 0, 0);
         run_forward(blk, m->act, w, x, y, rows, &sp, 0);
-        return;
+    } else {
+        int i = cache_claim(blk, w, x, rows);
+        Span sp = span_at(blk, blk->cache->entry[i].row0, i);
+        run_forward(blk, m->act, w, x, y, rows, &sp, 1);
     }
-    int i = cache_claim(blk, w, x, rows);
-    Span sp = span_at(blk, blk->cache->entry[i].row0, i);
-    run_forward(blk, m->act, w, x, y, rows, &sp, 1);
+    pthread_mutex_unlock(&blk->cache->lock);
 }
 
 // ---- backward ----
@@ -309,9 +318,10 @@ static void bn_backward(const VisConvBlock *blk, const float *w, const Span *sp,
     nn_batchnorm2d_backward(&bn, sp->pre, da, da, rows, H, W);
 }
 
-static void block_backward(const ConalModule *m, const float *w, const float *x,
-                           const float *y, float *dy, float *dx, float *gw, size_t gw_stride,
-                           int n_blocks, int block_rows) {
+// Backward of one call, with the block's lock held.
+static void backward_locked(const ConalModule *m, const float *w, const float *x,
+                            const float *y, float *dy, float *dx, float *gw, size_t gw_stride,
+                            int n_blocks, int block_rows) {
     const VisConvBlock *blk = m->ctx;
     int rows = n_blocks * block_rows;
     int H = conv_h(blk), W = conv_w(blk);
@@ -372,6 +382,15 @@ static void block_backward(const ConalModule *m, const float *w, const float *x,
         nn_upsample_bilinear_backward(blk->dmap, dx, rows, blk->n_in, blk->in_h, blk->in_w, H,
                                       W);
     }
+}
+
+static void block_backward(const ConalModule *m, const float *w, const float *x,
+                           const float *y, float *dy, float *dx, float *gw, size_t gw_stride,
+                           int n_blocks, int block_rows) {
+    const VisConvBlock *blk = m->ctx;
+    pthread_mutex_lock(&blk->cache->lock);
+    backward_locked(m, w, x, y, dy, dx, gw, gw_stride, n_blocks, block_rows);
+    pthread_mutex_unlock(&blk->cache->lock);
 }
 
 static double block_flops(const ConalModule *m, int rows) {

@@ -31,9 +31,16 @@
 // keyed by (weights, input, rows). Backward takes them from there and
 // recomputes them from x only when a later forward has evicted them (more
 // rows in one pass than the cache holds).
+//
+// The supernet runs the copies of a slot (one per task or branch owner) as
+// parallel items on the nn/gemm.h team, and the copies share this scratch,
+// so a mutex lets one call of a block run at a time.
+// NOTE: copies of one slot therefore do not run side by side; a call made
+// from inside such an item also runs its convolution on one thread.
 #ifndef VISION_BLOCK_H
 #define VISION_BLOCK_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "conal/module.h"
@@ -55,6 +62,7 @@ typedef struct VisBlockEntry {
 } VisBlockEntry;
 
 typedef struct VisBlockCache {
+    pthread_mutex_t lock;  // one call at a time: copies share the scratch
     VisBlockEntry entry[VIS_BLOCK_CACHE];
     int n_entries;
     int next_row;          // first free row

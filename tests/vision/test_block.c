@@ -22,10 +22,12 @@ static double block_loss(void *ctx) {
     return gradcheck_dot(fx->r, fx->y, fx->n_y);
 }
 
-static void fixture_init(BlockFixture *fx, VisResample rs, int kernel, uint64_t seed) {
+static void fixture_init_bn(BlockFixture *fx, VisResample rs, int kernel, int batch_norm,
+                            uint64_t seed) {
     char err[256];
     fx->rows = 4;
-    int rc = vis_conv_block_init(&fx->blk, 2, 6, 4, 3, kernel, rs, 0, fx->rows, err, sizeof err);
+    int rc = vis_conv_block_init(&fx->blk, 2, 6, 4, 3, kernel, rs, batch_norm, fx->rows, err,
+                                 sizeof err);
     CHECK_MSG(rc == 0, "%s", err);
     // tanh keeps the loss smooth: a ReLU kink crossed by the finite
     // difference step would show up as a false gradient error
@@ -49,6 +51,10 @@ static void fixture_init(BlockFixture *fx, VisResample rs, int kernel, uint64_t 
     for (size_t i = 0; i < fx->n_y; i++) {
         fx->r[i] = (float)rng_normal(&rng);
     }
+}
+
+static void fixture_init(BlockFixture *fx, VisResample rs, int kernel, uint64_t seed) {
+    fixture_init_bn(fx, rs, kernel, 0, seed);
 }
 
 static void fixture_deinit(BlockFixture *fx) {
@@ -149,11 +155,155 @@ static void input_gradient_without_weight_slot(void) {
     fixture_deinit(&fx);
 }
 
+// With batch norm, in training mode, for the three kinds: the gamma and
+// beta gradients, the input gradient through the batch statistics, and
+// zero gradients for the running statistics.
+static void batch_norm_gradients_match(void) {
+    const VisResample kinds[3] = {VIS_RESAMPLE_POOL, VIS_RESAMPLE_UP, VIS_RESAMPLE_NONE};
+    for (int k = 0; k < 3; k++) {
+        BlockFixture fx;
+        fixture_init_bn(&fx, kinds[k], 3, 1, 170 + k);
+        block_loss(&fx);
+        memcpy(fx.dy, fx.r, sizeof(float) * fx.n_y);
+        fx.m.ops->backward(&fx.m, fx.w, fx.x, fx.y, fx.dy, fx.dx, fx.gw, 0, 2, fx.rows / 2);
+        // normalised outputs make the float loss's rounding about 1e-6, so
+        // steps below 1e-2 measure rounding more than slope
+        // except for weights before pooling: a 1e-2 step there reorders
+        // pooling windows, so it gets 1e-3 and a floor above the rounding of
+        // the conv bias's gradient, which batch norm makes zero
+        int pool = kinds[k] == VIS_RESAMPLE_POOL;
+        double ew = gradcheck("dW", block_loss, &fx, fx.w, fx.gw, fx.n_w, pool ? 1e-3f : 1e-2f,
+                              2e-2, pool ? 5e-2 : 1e-2);
+        double ex = gradcheck("dx", block_loss, &fx, fx.x, fx.dx, fx.n_x, 1e-2f, 2e-2, 1e-2);
+        fprintf(stderr, "  kind %d with batch norm: max rel err dW %.2g dx %.2g\n", k, ew, ex);
+        size_t stats = fx.n_w - 2 * 3;   // running mean and variance of the 3 filters
+        for (size_t i = stats; i < fx.n_w; i++) {
+            CHECK(fx.gw[i] == 0.0f);
+        }
+        fixture_deinit(&fx);
+    }
+}
+
+// Per-block gradients with batch norm still sum to the all-rows gradient.
+static void batch_norm_per_block_sum(void) {
+    BlockFixture fx;
+    fixture_init_bn(&fx, VIS_RESAMPLE_POOL, 3, 1, 180);
+    block_loss(&fx);
+    memcpy(fx.dy, fx.r, sizeof(float) * fx.n_y);
+    fx.m.ops->backward(&fx.m, fx.w, fx.x, fx.y, fx.dy, NULL, fx.gw, fx.n_w, 2, fx.rows / 2);
+    float *total = calloc(fx.n_w, sizeof(float));
+    memcpy(fx.dy, fx.r, sizeof(float) * fx.n_y);
+    fx.m.ops->backward(&fx.m, fx.w, fx.x, fx.y, fx.dy, NULL, total, 0, 2, fx.rows / 2);
+    double worst = 0.0;
+    for (size_t i = 0; i < fx.n_w; i++) {
+        worst = fmax(worst, fabs((double)fx.gw[i] + (double)fx.gw[fx.n_w + i] -
+                                 (double)total[i]));
+    }
+    CHECK_MSG(worst < 1e-4, "max |g0 + g1 - g| = %.3g", worst);
+    free(total);
+    fixture_deinit(&fx);
+}
+
+// Training mode normalises with the batch statistics of the conv output
+// and moves the running statistics by momentum 0.1; evaluation mode uses
+// the running statistics and leaves them alone. Checked on a 1x1-free
+// head-kind block with identity activation against a twin without batch
+// norm that shares the conv weights.
+static void batch_norm_train_and_eval_modes(void) {
+    char err[256];
+    enum { R = 4, C = 2, H = 6, W = 4, F = 3 };
+    VisConvBlock bn_blk, raw_blk;
+    CHECK_EQ_INT(0, vis_conv_block_init(&bn_blk, C, H, W, F, 3, VIS_RESAMPLE_NONE, 1, R, err,
+                                        sizeof err));
+    CHECK_EQ_INT(0, vis_conv_block_init(&raw_blk, C, H, W, F, 3, VIS_RESAMPLE_NONE, 0, R, err,
+                                        sizeof err));
+    ConalModule mb = vis_conv_block_module(&bn_blk, NN_ACT_NONE);
+    ConalModule mr = vis_conv_block_module(&raw_blk, NN_ACT_NONE);
+    size_t n_w = mb.ops->n_params(&mb), n_conv = mr.ops->n_params(&mr);
+    CHECK_EQ_INT((int)(n_conv + 4 * F), (int)n_w);
+    float *w = malloc(sizeof(float) * n_w);
+    RngState rng;
+    rng_init(&rng, 190);
+    mb.ops->init(&mb, w, &rng);
+    float *gamma = w + n_conv, *beta = gamma + F, *run_mean = beta + F, *run_var = run_mean + F;
+    CHECK(gamma[0] == 1.0f);
+    CHECK(run_var[F - 1] == 1.0f);
+    for (int f = 0; f < F; f++) {
+        gamma[f] = 0.5f + 0.25f * (float)f;
+        beta[f] = 0.1f * (float)f;
+    }
+
+    size_t n_x = (size_t)R * C * H * W, n_y = (size_t)R * F * H * W, area = H * W;
+    float *x = malloc(sizeof(float) * n_x), *z = malloc(sizeof(float) * n_y);
+    float *y = malloc(sizeof(float) * n_y), *ye = malloc(sizeof(float) * n_y);
+    for (size_t i = 0; i < n_x; i++) {
+        x[i] = (float)rng_normal(&rng);
+    }
+    mr.ops->forward(&mr, w, x, z, R);
+
+    // training forward: batch statistics, running statistics move
+    mb.ops->forward(&mb, w, x, y, R);
+    double worst = 0.0;
+    for (int f = 0; f < F; f++) {
+        double s = 0.0, ss = 0.0, n = (double)R * area;
+        for (int r = 0; r < R; r++) {
+            for (size_t i = 0; i < area; i++) {
+                s += (double)z[((size_t)r * F + f) * area + i];
+            }
+        }
+        double mean = s / n;
+        for (int r = 0; r < R; r++) {
+            for (size_t i = 0; i < area; i++) {
+                double d = (double)z[((size_t)r * F + f) * area + i] - mean;
+                ss += d * d;
+            }
+        }
+        double var = ss / n, inv = 1.0 / sqrt(var + 1e-5);
+        for (int r = 0; r < R; r++) {
+            for (size_t i = 0; i < area; i++) {
+                size_t at = ((size_t)r * F + f) * area + i;
+                double ref = ((double)z[at] - mean) * inv * (double)gamma[f] + (double)beta[f];
+                worst = fmax(worst, fabs(ref - (double)y[at]));
+            }
+        }
+        CHECK_NEAR(0.1 * mean, run_mean[f], 1e-6);
+        CHECK_NEAR(0.9 + 0.1 * var * n / (n - 1.0), run_var[f], 1e-5);
+    }
+    CHECK_MSG(worst < 1e-4, "training output max abs diff %.3g", worst);
+
+    // evaluation forward: running statistics, which stay as they are
+    float kept[2 * F];
+    memcpy(kept, run_mean, sizeof kept);
+    bn_blk.training = 0;
+    mb.ops->forward(&mb, w, x, ye, R);
+    CHECK(memcmp(kept, run_mean, sizeof kept) == 0);
+    worst = 0.0;
+    for (size_t at = 0; at < n_y; at++) {
+        int f = (int)(at / area % F);
+        double ref = ((double)z[at] - (double)run_mean[f]) / sqrt((double)run_var[f] + 1e-5) *
+                     (double)gamma[f] + (double)beta[f];
+        worst = fmax(worst, fabs(ref - (double)ye[at]));
+    }
+    CHECK_MSG(worst < 1e-4, "evaluation output max abs diff %.3g", worst);
+    CHECK(memcmp(y, ye, sizeof(float) * n_y) != 0);
+
+    free(w);
+    free(x);
+    free(z);
+    free(y);
+    free(ye);
+    vis_conv_block_deinit(&bn_blk);
+    vis_conv_block_deinit(&raw_blk);
+}
+
 int main(void) {
     RUN_TEST(output_shapes);
     RUN_TEST(rejects_bad_sizes);
     RUN_TEST(gradients_match_finite_differences);
     RUN_TEST(per_block_gradients_sum_to_total);
     RUN_TEST(input_gradient_without_weight_slot);
+    RUN_TEST(batch_norm_gradients_match);
+    RUN_TEST(batch_norm_per_block_sum);
+    RUN_TEST(batch_norm_train_and_eval_modes);
     return check_summary();
 }
