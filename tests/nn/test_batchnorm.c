@@ -2,8 +2,10 @@
 #include "nn/batchnorm.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/rng.h"
+#include "nn/gemm.h"
 #include "tests/check.h"
 #include "tests/nn/gradcheck.h"
 
@@ -112,10 +114,30 @@ static void gradients_match_finite_differences(void) {
     gradcheck("dx", bn_loss, &fx, fx.x, fx.dx, N_X, 1e-2f, 5e-3, 1e-2);
 }
 
+// Channels run as separate items, so two threads give the bits of one:
+// outputs, running statistics and all gradients.
+static void two_threads_match_one_bitwise(void) {
+    BnFixture one, two;
+    for (int t = 1; t <= 2; t++) {
+        BnFixture *fx = t == 1 ? &one : &two;
+        fixture_init(fx, 9);
+        nn_batchnorm2d_bind(&fx->bn, C, fx->params, fx->grads, fx->state);
+        CHECK_EQ_INT(0, nn_threads_set(t));
+        nn_batchnorm2d_forward(&fx->bn, fx->x, fx->y, B, H, W, 1);
+        nn_batchnorm2d_backward(&fx->bn, fx->x, fx->r, fx->dx, B, H, W);
+    }
+    CHECK_EQ_INT(0, nn_threads_set(1));
+    CHECK(memcmp(one.y, two.y, sizeof one.y) == 0);
+    CHECK(memcmp(one.dx, two.dx, sizeof one.dx) == 0);
+    CHECK(memcmp(one.grads, two.grads, sizeof one.grads) == 0);
+    CHECK(memcmp(one.state, two.state, sizeof one.state) == 0);
+}
+
 int main(void) {
     RUN_TEST(normalises_each_channel);
     RUN_TEST(running_stats_follow_pytorch);
     RUN_TEST(eval_mode_uses_running_stats);
     RUN_TEST(gradients_match_finite_differences);
+    RUN_TEST(two_threads_match_one_bitwise);
     return check_summary();
 }
