@@ -870,6 +870,13 @@ static int apply_flags(RlConfig *cfg, const RlTrainOptions *opt, char *err, size
     return rl_config_check(cfg, err, err_sz);
 }
 
+// 1 when dir has the lock file of a `conal train` that started in it.
+static int is_started_run_dir(const char *dir) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    return file_exists(path);
+}
+
 // Resolves the config of a resumed run: DIR/config.json plus --steps. A
 // CONFIG given as well must match it apart from train.steps and retrain.steps.
 static int resolve_resume(RlConfig *cfg, const RlTrainOptions *opt, const char *dir,
@@ -877,6 +884,13 @@ static int resolve_resume(RlConfig *cfg, const RlTrainOptions *opt, const char *
     char path[1200];
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (!file_exists(path)) {
+        if (is_started_run_dir(dir)) {
+            return err_set(err, err_sz, ERR_ARG,
+                           "--resume: %s not found: the run in %s stopped before it saved its "
+                           "config, so nothing can be resumed; remove the directory with "
+                           "`rm -r %s` and start the run again without --resume",
+                           path, dir, dir);
+        }
         return err_set(err, err_sz, ERR_ARG, "--resume: %s not found; is %s a run directory?",
                        path, dir);
     }
@@ -1016,10 +1030,20 @@ static int resolve_run(Trainer *tr, const RlTrainOptions *opt, char *err, size_t
             default_dir(opt, &tr->cfg, tr->dir, sizeof tr->dir);
         }
         if (rc == 0 && !opt->estimate && file_exists(tr->dir)) {
-            rc = err_set(err, err_sz, ERR_ARG,
-                         "run directory %s already exists; pass --resume to continue it or "
-                         "--out for a new one",
-                         tr->dir);
+            char path[1200];
+            snprintf(path, sizeof path, "%s/config.json", tr->dir);
+            if (is_started_run_dir(tr->dir) && !file_exists(path)) {
+                rc = err_set(err, err_sz, ERR_ARG,
+                             "run directory %s already exists, but its run stopped before it "
+                             "saved config.json; remove it with `rm -r %s`, or pass --out "
+                             "for a new one",
+                             tr->dir, tr->dir);
+            } else {
+                rc = err_set(err, err_sz, ERR_ARG,
+                             "run directory %s already exists; pass --resume to continue it "
+                             "or --out for a new one",
+                             tr->dir);
+            }
         }
     }
     return rc != 0 ? rc : check_memory(&tr->cfg, err, err_sz);
@@ -1073,6 +1097,22 @@ static int trim_records(const Trainer *tr, const char *name, long long max_step,
     return rc;
 }
 
+// Prepares the resume of a run that stopped before its first checkpoint.
+// The run starts again from step 0 with its saved config, which reproduces
+// it exactly. trim_records then drops the records it logged, and this
+// removes the best.bin of its first attempt.
+static int restart_without_checkpoint(const Trainer *tr, char *err, size_t err_sz) {
+    log_warn("resume: %s has no checkpoint.bin, because the run stopped before its first "
+             "checkpoint; starting it again from step 0 with its config.json",
+             tr->dir);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/best.bin", tr->dir);
+    if (file_exists(path) && remove(path) != 0) {
+        return err_set(err, err_sz, ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
 // Lock on the run directory, held for the whole run so that a second
 // `conal train` on the same directory fails instead of interleaving writes.
 static int run_lock_fd = -1;
@@ -1084,7 +1124,11 @@ static int prepare_dir(Trainer *tr, const RlTrainOptions *opt, char *err, size_t
     snprintf(path, sizeof path, "%s/config.json", tr->dir);
     if (opt->resume) {
         int rc = file_lock_dir(tr->dir, &run_lock_fd, err, err_sz);
-        if (rc == 0) {
+        char ckpt[1200];
+        snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", tr->dir);
+        if (rc == 0 && !file_exists(ckpt)) {
+            rc = restart_without_checkpoint(tr, err, err_sz);
+        } else if (rc == 0) {
             rc = load_checkpoint(tr, err, err_sz);
         }
         if (rc == 0) {

@@ -17,7 +17,9 @@
 // (SIGINT, SIGTERM) finishes the current episode, at most
 // env.episode_length - 1 steps, then saves and stops. The one checkpoint
 // that can fall mid-episode is the final one of a run whose train.steps is
-// not a multiple of the episode length; such a run cannot be extended.
+// not a multiple of the episode length; such a run cannot be extended. A
+// run stopped before its first checkpoint resumes from step 0 with its
+// saved config.json.
 #ifndef RL_TRAIN_H
 #define RL_TRAIN_H
 

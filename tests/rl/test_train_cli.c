@@ -272,6 +272,61 @@ static void test_resume_drops_later_records(void) {
     check_same_run("r1", "r8");
 }
 
+// A run killed before its first checkpoint resumes from step 0 with its
+// config.json and ends like an uninterrupted run.
+static void test_resume_without_checkpoint(void) {
+    // the files of r1 but checkpoint.bin, as a run killed at step 100 with
+    // checkpoints only at its end would leave them
+    char cmd[2600];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/r1' '%s/k1' && rm '%s/k1/checkpoint.bin' "
+             "'%s/k1/summary.json'", tmp, tmp, tmp, tmp);
+    CHECK_EQ_INT(0, system(cmd));
+    CHECK_EQ_INT(0, run("train --resume --out k1 --threads 1"));
+    CHECK_STR_CONTAINS(out_text, "k1 has no checkpoint.bin");
+    CHECK_STR_CONTAINS(out_text, "starting it again from step 0");
+    check_same_run("r1", "k1");
+
+    // a real SIGKILL during the first episodes of a run that saves only at
+    // its end
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(tmp) != 0) {
+            _exit(3);
+        }
+        FILE *null = freopen("/dev/null", "w", stderr);
+        (void)null;
+        execl(CONAL_BINARY_DIR "/conal", "conal", "train", "tiny.json", "--out", "k2",
+              "--threads", "1", "--steps", "400", "--set", "train.checkpoint_interval=0",
+              (char *)NULL);
+        _exit(4);
+    }
+    char metrics[700];
+    snprintf(metrics, sizeof metrics, "%s/k2/metrics.jsonl", tmp);
+    for (int i = 0; i < 600 && !file_exists(metrics); i++) {
+        struct timespec pause = {0, 20000000};
+        nanosleep(&pause, NULL);
+    }
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status));
+    snprintf(metrics, sizeof metrics, "%s/k2/checkpoint.bin", tmp);
+    CHECK(!file_exists(metrics));
+    CHECK_EQ_INT(0, run("train --resume --out k2 --threads 1 --quiet"));
+    CHECK_STR_CONTAINS(out_text, "starting it again from step 0");
+    CHECK_EQ_INT(0, run("train tiny.json --out k3 --threads 1 --quiet --steps 400 "
+                        "--set train.checkpoint_interval=0"));
+    check_same_run("k2", "k3");
+
+    // killed before config.json: the messages give the command that clears it
+    snprintf(cmd, sizeof cmd, "mkdir '%s/k4' && touch '%s/k4/.lock'", tmp, tmp);
+    CHECK_EQ_INT(0, system(cmd));
+    CHECK(run("train --resume --out k4") != 0);
+    CHECK_STR_CONTAINS(out_text, "rm -r k4");
+    CHECK(run("train tiny.json --out k4") != 0);
+    CHECK_STR_CONTAINS(out_text, "rm -r k4");
+}
+
 // A diverging run stops with the loss that went non-finite, keeping its
 // last checkpoint.
 static void test_divergence_names_loss(void) {
@@ -486,6 +541,7 @@ int main(void) {
     RUN_TEST(test_same_seed_same_run);
     RUN_TEST(test_resume_equals_uninterrupted);
     RUN_TEST(test_resume_drops_later_records);
+    RUN_TEST(test_resume_without_checkpoint);
     RUN_TEST(test_run_directory_locked);
     RUN_TEST(test_divergence_names_loss);
     RUN_TEST(test_interrupt_then_resume);
