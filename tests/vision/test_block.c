@@ -206,9 +206,9 @@ static void batch_norm_per_block_sum(void) {
 
 // Training mode normalises with the batch statistics of the conv output
 // and moves the running statistics by momentum 0.1; evaluation mode uses
-// the running statistics and leaves them alone. Checked on a 1x1-free
-// head-kind block with identity activation against a twin without batch
-// norm that shares the conv weights.
+// the running statistics and leaves them alone. Checked on a
+// VIS_RESAMPLE_NONE block with identity activation against a twin without
+// batch norm that shares the conv weights.
 static void batch_norm_train_and_eval_modes(void) {
     char err[256];
     enum { R = 4, C = 2, H = 6, W = 4, F = 3 };

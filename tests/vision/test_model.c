@@ -171,9 +171,9 @@ static void eval_predictions(ModelFixture *fx, float *out, size_t n) {
 }
 
 // The running statistics of batch norm live in the parameter block, so a
-// checkpoint of the weights carries them: after training steps a copy
-// loaded from the file predicts exactly as the original in evaluation
-// mode, while a fresh model (initial statistics) does not.
+// checkpoint of the weights carries them. After training steps, a copy
+// loaded from the file predicts exactly as the original in evaluation mode.
+// A fresh model, with the initial statistics, does not.
 static void batch_norm_stats_survive_checkpoint(void) {
     ModelFixture a, b;
     if (fixture_init(&a, 0, VIS_METHOD_HPS, 0, 1) != 0 ||
