@@ -1,4 +1,5 @@
-// Tests of `conal arch` and `conal conflicts`, run through the built binary.
+// Tests of `conal arch`, run through the built binary (`conal conflicts` is
+// tested in tests/cli/test_conflicts.c).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,60 +106,6 @@ static void test_arch_errors(void) {
     CHECK_STR_CONTAINS(out, "usage: conal arch RUN_DIR");
 }
 
-// Writes metrics.jsonl with the given records.
-static void write_metrics(const char *dir, const char *text) {
-    char path[700], err[256];
-    mkdir(dir, 0755);
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    CHECK_EQ_INT(0, file_write_atomic(path, text, strlen(text), err, sizeof err));
-}
-
-static void test_conflicts_side_by_side(void) {
-    char a[600], b[600], args[1400], out[8192];
-    snprintf(a, sizeof a, "%s/ra", tmp);
-    snprintf(b, sizeof b, "%s/rb", tmp);
-    write_metrics(a, "{\"step\":100,\"conflict_ratio\":{\"actor\":[0.1,0.2],\"q1\":[0.3,0.4]}}\n"
-                     "{\"step\":200,\"conflict_ratio\":{\"actor\":[0.5,0.6],\"q1\":[0.7,0.8]}}\n");
-    write_metrics(b, "{\"step\":200,\"conflict_ratio\":{\"actor\":[0.9],\"q1\":[0.25]}}\n");
-    snprintf(args, sizeof args, "conflicts '%s' '%s' --rows 2", a, b);
-    CHECK_EQ_INT(0, run_conal(args, out, sizeof out));
-    CHECK_STR_CONTAINS(out, "R1 = ");
-    CHECK_STR_CONTAINS(out, "(2 records)");
-    CHECK_STR_CONTAINS(out, "step  R1.1  R1.2  R2.1");
-    // step 100: run 2 has no record yet
-    CHECK_STR_CONTAINS(out, "       100  0.10  0.20     -");
-    CHECK_STR_CONTAINS(out, "       200  0.50  0.60  0.90");
-    CHECK_STR_CONTAINS(out, "      mean  0.30  0.40  0.90");
-    CHECK_STR_CONTAINS(out, "      mean  0.50  0.60  0.25");
-}
-
-// Ratios keyed by layer name, as the trainer writes them, read in order.
-static void test_conflicts_named_layers(void) {
-    char a[600], args[1400], out[8192];
-    snprintf(a, sizeof a, "%s/rn", tmp);
-    write_metrics(a, "{\"step\":50,\"conflict_ratio\":{\"actor\":{\"hidden0\":0.25,"
-                     "\"hidden1\":0.5},\"q1\":{\"hidden0\":0.75}}}\n");
-    snprintf(args, sizeof args, "conflicts '%s' --rows 1", a);
-    CHECK_EQ_INT(0, run_conal(args, out, sizeof out));
-    CHECK_STR_CONTAINS(out, "R1 layers: 1=hidden0 2=hidden1");
-    CHECK_STR_CONTAINS(out, "        50  0.25  0.50");
-    CHECK_STR_CONTAINS(out, "        50  0.75");
-}
-
-static void test_conflicts_errors(void) {
-    char a[600], args[1400], out[4096];
-    snprintf(a, sizeof a, "%s/bad", tmp);
-    write_metrics(a, "{\"step\":1}\nnot json\n");
-    snprintf(args, sizeof args, "conflicts '%s'", a);
-    CHECK(run_conal(args, out, sizeof out) != 0);
-    CHECK_STR_CONTAINS(out, "metrics.jsonl:2: not a metrics record with a step");
-    snprintf(args, sizeof args, "conflicts '%s/none'", tmp);
-    CHECK(run_conal(args, out, sizeof out) != 0);
-    CHECK_STR_CONTAINS(out, "metrics.jsonl");
-    CHECK(run_conal("conflicts --rows 0 x", out, sizeof out) != 0);
-    CHECK_STR_CONTAINS(out, "--rows needs an integer in [1, 10000]");
-}
-
 int main(void) {
     struct stat st;
     if (stat(CONAL_BINARY_DIR "/conal", &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -170,9 +117,6 @@ int main(void) {
     RUN_TEST(test_arch_prints_table);
     RUN_TEST(test_arch_from_checkpoint);
     RUN_TEST(test_arch_errors);
-    RUN_TEST(test_conflicts_side_by_side);
-    RUN_TEST(test_conflicts_named_layers);
-    RUN_TEST(test_conflicts_errors);
     check_rmtree(tmp);
     return check_summary();
 }
