@@ -39,8 +39,11 @@ static const char view_usage[] =
     "  --no-overlay     draws no text over the scenes\n"
     "\n"
     "Keys: space pause, . single step, right/left next/previous task, r restart the\n"
-    "episode, c cycle cameras, + and - playback speed, h help, Esc quit. Mouse: left\n"
-    "drag rotates, right drag moves, scroll zooms.\n";
+    "episode, c cycle cameras, + and - playback speed, h help, Esc quit. In the\n"
+    "tiled view (all tasks) right/left show one task alone, then the next or\n"
+    "previous one, and all tasks again after the last or before the first; a shows\n"
+    "all tasks at once. The other tasks keep playing meanwhile. Each change prints\n"
+    "a `view:` line. Mouse: left drag rotates, right drag moves, scroll zooms.\n";
 
 // Parses an integer flag value in [lo, hi] into *out; returns 0 or -1 after
 // printing the error.

@@ -34,6 +34,7 @@ typedef struct Viewer {
 
     // interactive state
     int paused, steps_pending, show_help;
+    int focus;                      // tiled view: the tile shown alone, or -1 for all
     double speed;                   // simulated seconds per wall-clock second
     double lag;                     // simulated seconds owed to the clock
     int drag_button;                // GLFW mouse button held, or -1
@@ -69,6 +70,24 @@ static mjrRect tile_rect(int i, int n, int width, int height) {
     int y0 = (rows - 1 - row) * height / rows, y1 = (rows - row) * height / rows;
     mjrRect r = {x0, y0, x1 - x0, y1 - y0};
     return r;
+}
+
+// Viewport of tile i in the window: its place among the tiles, the whole
+// window while it is the focused tile, or 0 (not drawn) while another tile
+// has the focus.
+static int window_rect(const Viewer *v, int i, int width, int height, mjrRect *rect) {
+    if (v->focus >= 0) {
+        mjrRect full = {0, 0, width, height};
+        *rect = full;
+        return i == v->focus;
+    }
+    *rect = tile_rect(i, v->roll.n_tiles, width, height);
+    return 1;
+}
+
+// 1 when the window shows one tile: a one-task view, or a focused tile.
+static int shows_one_tile(const Viewer *v) {
+    return v->roll.n_tiles == 1 || v->focus >= 0;
 }
 
 // Default window or frame size for n tiles.
@@ -126,7 +145,7 @@ static void draw_tile(Viewer *v, int i, mjrRect rect, const char *notice) {
         return;
     }
     char left[256], right[512];
-    int single = v->roll.n_tiles == 1;
+    int single = shows_one_tile(v);
     if (single) {
         format_table(v, t, left, right, sizeof left);
         viz_scene_text(s, rect, mjGRID_TOPLEFT, left, right);
@@ -318,18 +337,41 @@ static int tile_at(Viewer *v, double x, double y) {
     }
     int fx = (int)(x * fb_w / win_w), fy = fb_h - 1 - (int)(y * fb_h / win_h);
     for (int i = 0; i < v->roll.n_tiles; i++) {
-        mjrRect r = tile_rect(i, v->roll.n_tiles, fb_w, fb_h);
-        if (fx >= r.left && fx < r.left + r.width && fy >= r.bottom &&
-            fy < r.bottom + r.height) {
+        mjrRect r;
+        if (window_rect(v, i, fb_w, fb_h, &r) && fx >= r.left && fx < r.left + r.width &&
+            fy >= r.bottom && fy < r.bottom + r.height) {
             return i;
         }
     }
     return -1;
 }
 
-// Switches the single-task view by `delta` tasks (the arrow keys).
+// Prints which task the window shows after a key changed it.
+static void print_view(const Viewer *v) {
+    if (v->roll.n_tiles > 1 && v->focus < 0) {
+        printf("view: all %d tasks\n", v->roll.n_tiles);
+    } else {
+        int i = v->focus >= 0 ? v->focus : 0;
+        printf("view: %s, task %d of %d\n", env_task_name(v->roll.tiles[i].task),
+               v->roll.tiles[i].task + 1, ENV_N_TASKS);
+    }
+    fflush(stdout);
+}
+
+// Tiled view: moves the focus by `delta` through the cycle all tiles, tile
+// 0, ..., the last tile, all tiles again. The tiles keep playing unseen.
+static void move_focus(Viewer *v, int delta) {
+    int n = v->roll.n_tiles;
+    int position = (v->focus + 1 + delta + (n + 1)) % (n + 1);   // 0 is all tiles
+    v->focus = position - 1;
+    print_view(v);
+}
+
+// Switches the task with the arrow keys: the focused tile in the tiled
+// view, the task of a one-task view.
 static void switch_task(Viewer *v, int delta) {
     if (v->roll.n_tiles != 1) {
+        move_focus(v, delta);
         return;
     }
     char err[1024];
@@ -346,6 +388,7 @@ static void switch_task(Viewer *v, int delta) {
     if (camera.type == mjCAMERA_FREE) {
         v->scenes[0].camera = camera;
     }
+    print_view(v);
 }
 
 // Restarts the current episode of every tile (key r).
@@ -383,6 +426,12 @@ static void on_key(GLFWwindow *window, int key, int scancode, int action, int mo
         break;
     case GLFW_KEY_LEFT:
         switch_task(v, -1);
+        break;
+    case GLFW_KEY_A:
+        if (v->roll.n_tiles > 1 && v->focus >= 0) {
+            v->focus = -1;
+            print_view(v);
+        }
         break;
     case GLFW_KEY_R:
         restart_all(v);
@@ -445,7 +494,7 @@ static void on_cursor(GLFWwindow *window, double x, double y) {
     // offsets are relative to the tile's height in window coordinates
     int win_w, win_h;
     glfwGetWindowSize(window, &win_w, &win_h);
-    int rows = v->roll.n_tiles > TILE_COLUMNS ? 2 : 1;
+    int rows = v->roll.n_tiles > TILE_COLUMNS && v->focus < 0 ? 2 : 1;
     double height = win_h > 0 ? (double)win_h / rows : 1.0;
     viz_scene_move_camera(&v->scenes[v->drag_tile], action, dx / height, dy / height);
 }
@@ -465,35 +514,40 @@ static void on_scroll(GLFWwindow *window, double xoffset, double yoffset) {
 // ---- interactive loop ----
 
 static const char help_keys[] =
-    "space\n.\nright, left\nr\nc\n+, -\nleft drag\nright drag\nscroll\nh\nEsc";
+    "space\n.\nright, left\na\nr\nc\n+, -\nleft drag\nright drag\nscroll\nh\nEsc";
 static const char help_actions[] =
-    "pause, resume\nstep once (pauses)\nnext, previous task (one-task view)\n"
-    "restart the episodes\ncycle cameras (free, the scene's own)\nfaster, slower\n"
-    "rotate (shift: horizontal)\nmove (shift: horizontal)\nzoom\nhide this help\nquit";
+    "pause, resume\nstep once (pauses)\nnext, previous task (all tasks: show one alone)\n"
+    "all tasks again\nrestart the episodes\ncycle cameras (free, the scene's own)\n"
+    "faster, slower\nrotate (shift: horizontal)\nmove (shift: horizontal)\nzoom\n"
+    "hide this help\nquit";
 
 // Draws all tiles and the window-wide status line and help into the window.
 static void draw_window(Viewer *v) {
     int fb_w, fb_h;
     glfwGetFramebufferSize(v->window, &fb_w, &fb_h);
+    // the status line and the help draw with the scene on screen
+    VizScene *front = &v->scenes[v->focus >= 0 ? v->focus : 0];
     char status[256], policy[64];
     format_policy(&v->policy, policy, sizeof policy);
     snprintf(status, sizeof status, "%s  speed %gx  camera %s  policy %s  h: help",
-             v->paused ? "paused" : "playing", v->speed, viz_scene_camera_name(&v->scenes[0]),
-             policy);
+             v->paused ? "paused" : "playing", v->speed, viz_scene_camera_name(front), policy);
     for (int i = 0; i < v->roll.n_tiles; i++) {
-        mjr_setBuffer(mjFB_WINDOW, &v->scenes[i].context);
-        mjrRect r = tile_rect(i, v->roll.n_tiles, fb_w, fb_h);
-        draw_tile(v, i, r, NULL);
+        mjrRect r;
+        if (window_rect(v, i, fb_w, fb_h, &r)) {
+            mjr_setBuffer(mjFB_WINDOW, &v->scenes[i].context);
+            draw_tile(v, i, r, NULL);
+        }
     }
 
-    // the status line spans the window: below the single view, above the tiles
+    // the status line spans the window: below a view of one tile, above the
+    // tiles
     mjrRect full = {0, 0, fb_w, fb_h};
     if (v->opt.overlay) {
-        int corner = v->roll.n_tiles == 1 ? mjGRID_BOTTOMLEFT : mjGRID_TOPLEFT;
-        viz_scene_text(&v->scenes[0], full, corner, status, NULL);
+        int corner = shows_one_tile(v) ? mjGRID_BOTTOMLEFT : mjGRID_TOPLEFT;
+        viz_scene_text(front, full, corner, status, NULL);
     }
     if (v->show_help) {
-        viz_scene_text(&v->scenes[0], full, mjGRID_TOPRIGHT, help_keys, help_actions);
+        viz_scene_text(front, full, mjGRID_TOPRIGHT, help_keys, help_actions);
     }
     glfwSwapBuffers(v->window);
 }
@@ -599,6 +653,7 @@ int viz_view_main(const VizViewOptions *o, char *err, size_t err_sz) {
     ASSERT(o->fps >= 1 && o->fps <= VIZ_STEPS_PER_SECOND, "viz_view_main: fps %d", o->fps);
     Viewer *v = err_xcalloc(1, sizeof *v, "viewer");
     v->opt = *o;
+    v->focus = -1;
     if (v->opt.record && v->opt.episodes == 0) {
         v->opt.episodes = 1;   // a recording needs an end
     }

@@ -1,7 +1,8 @@
 // `conal view`: play a policy's episodes in a GLFW window, or record them.
 //
 // One task fills the window; all ten tasks tile it (5 x 2 viewports), each
-// tile playing its own episode. Interactive playback runs at the
+// tile playing its own episode. In the tiled window the arrow keys show one
+// tile alone while all keep playing. Interactive playback runs at the
 // simulation's real time, 12.5 ms per env step (Meta-World's 5 substeps of
 // 2.5 ms), times a speed factor. Recording renders into MuJoCo's off-screen
 // buffer in a hidden window, one frame per 1/fps seconds of simulated time,

@@ -567,6 +567,157 @@ static void test_window_draws_frames(void) {
     CHECK_EQ_INT(0, run(cmd, "window-tiled"));
 }
 
+// Reads an XWD screenshot of a 24-bit TrueColor window (ZPixmap, 32 bits
+// per pixel, red in bits 16..23) as RGB; returns 0, or -1 for another format.
+static int read_xwd(const char *path, Image *img) {
+    memset(img, 0, sizeof *img);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return -1;
+    }
+    // 25 big-endian 32-bit header fields, then the window name and the colormap
+    unsigned char raw[100];
+    uint32_t h[25];
+    int ok = fread(raw, 1, sizeof raw, f) == sizeof raw;
+    for (int i = 0; i < 25; i++) {
+        h[i] = (uint32_t)raw[4 * i] << 24 | (uint32_t)raw[4 * i + 1] << 16 |
+               (uint32_t)raw[4 * i + 2] << 8 | raw[4 * i + 3];
+    }
+    ok = ok && h[2] == 2 && h[11] == 32 && h[14] == 0xff0000 && h[16] == 0xff;
+
+    // the pixels follow the colormap of h[19] entries of 12 bytes
+    ok = ok && fseek(f, (long)h[0] + 12L * (long)h[19], SEEK_SET) == 0;
+    if (ok) {
+        img->width = (int)h[4];
+        img->height = (int)h[5];
+        img->rgb = malloc((size_t)img->width * (size_t)img->height * 3);
+        unsigned char *line = malloc(h[12]);
+        for (int y = 0; ok && y < img->height; y++) {
+            ok = fread(line, 1, h[12], f) == h[12];
+            for (int x = 0; ok && x < img->width; x++) {
+                // pixel bytes in the file's byte order (h[7]: 0 least significant first)
+                const unsigned char *p = line + 4 * x;
+                uint32_t v = h[7] == 0
+                                 ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16
+                                 : (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16;
+                unsigned char *q = img->rgb + ((size_t)y * (size_t)img->width + (size_t)x) * 3;
+                q[0] = (unsigned char)(v >> 16);
+                q[1] = (unsigned char)(v >> 8);
+                q[2] = (unsigned char)v;
+            }
+        }
+        free(line);
+    }
+    fclose(f);
+    if (!ok) {
+        free(img->rgb);
+        img->rgb = NULL;
+    }
+    return ok ? 0 : -1;
+}
+
+// Shell script that drives the interactive window with xdotool and takes
+// screenshots with xwd: $1 the conal binary, $2 the output folder. It
+// pauses, shoots all tiles (all.xwd), shows reach-v3 alone with the right
+// arrow (one.xwd), steps on to push-v3, goes back to all tiles with a
+// (again.xwd), steps back with the left arrow and quits with Esc.
+static const char key_script[] =
+    "set -u\n"
+    "conal=$1; out=$2\n"
+    "\"$conal\" view --random --width 500 --height 200 --no-overlay > \"$out/keys.out\" "
+    "2> \"$out/keys.err\" &\n"
+    "pid=$!\n"
+    "wid=$(timeout 60 xdotool search --sync --onlyvisible --name '^conal view' | head -n 1)\n"
+    "[ -n \"$wid\" ] || { kill $pid; exit 3; }\n"
+    "shot() { xwd -id \"$wid\" -silent > \"$out/$1.xwd\"; }\n"
+    "views() { grep -c '^view:' \"$out/keys.out\"; }\n"
+    "wait_views() {\n"
+    "  for i in $(seq 600); do [ \"$(views)\" -ge \"$1\" ] && sleep 1 && return 0; "
+    "sleep 0.1; done\n"
+    "  kill $pid; exit 4\n"
+    "}\n"
+    "key() { xdotool key --window \"$wid\" \"$1\"; }\n"
+    "# the first frame: a screenshot with any non-zero byte\n"
+    "for i in $(seq 600); do\n"
+    "  shot all\n"
+    "  [ \"$(tail -c 400000 \"$out/all.xwd\" | tr -d '\\000' | head -c 1 | wc -c)\" = 1 ] "
+    "&& break\n"
+    "  sleep 0.1\n"
+    "done\n"
+    "key space; sleep 1; shot all\n"
+    "key Right; wait_views 1; shot one\n"
+    "key Right; wait_views 2\n"
+    "key a; wait_views 3; shot again\n"
+    "key Left; wait_views 4\n"
+    "key Escape 2> /dev/null\n"
+    "wait $pid\n";
+
+// The arrow keys and the a key switch the tiled window between all tasks
+// and one task shown alone; in a one-task window the arrows switch the task.
+static void test_window_keys_switch_tasks(void) {
+    if (system("command -v xdotool > /dev/null && command -v xwd > /dev/null") != 0) {
+        fprintf(stderr, "skipped: xdotool or xwd is not installed\n");
+        return;
+    }
+    char path[1200], cmd[4096];
+    snprintf(path, sizeof path, "%s/keys.sh", tmp_root);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) {
+        return;
+    }
+    fputs(key_script, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "sh %s %s %s", path, conal, tmp_root);
+    int rc = run(cmd, "keys-driver");
+    CHECK_EQ_INT(0, rc);
+    if (rc != 0) {
+        show_err("keys");
+        return;
+    }
+    char *out = read_output("keys", "out");
+    CHECK_STR_CONTAINS(out, "view: reach-v3, task 1 of 10\n"
+                            "view: push-v3, task 2 of 10\n"
+                            "view: all 10 tasks\n"
+                            "view: window-close-v3, task 10 of 10\n");
+    free(out);
+
+    // paused: all tiles look the same before and after, one task alone differs
+    Image all, one, again;
+    snprintf(path, sizeof path, "%s/all.xwd", tmp_root);
+    CHECK_EQ_INT(0, read_xwd(path, &all));
+    snprintf(path, sizeof path, "%s/one.xwd", tmp_root);
+    CHECK_EQ_INT(0, read_xwd(path, &one));
+    snprintf(path, sizeof path, "%s/again.xwd", tmp_root);
+    CHECK_EQ_INT(0, read_xwd(path, &again));
+    if (all.rgb && one.rgb && again.rgb) {
+        CHECK_EQ_INT(500, all.width);
+        CHECK_EQ_INT(200, all.height);
+        CHECK_MSG(region_std(&one, 0, 0, 500, 200) > 20.0, "the one-task view looks blank");
+        double same = region_changed(&all, 0, 0, &again, 0, 0, 500, 200);
+        double differ = region_changed(&all, 0, 0, &one, 0, 0, 500, 200);
+        CHECK_MSG(same < 0.01, "%.4f of the pixels of the two tiled views differ", same);
+        CHECK_MSG(differ > 0.3, "only %.4f of the pixels differ between the tiled view and "
+                  "reach-v3 alone", differ);
+    }
+    free(all.rgb);
+    free(one.rgb);
+    free(again.rgb);
+
+    // one-task window: the right arrow switches to the next task
+    snprintf(cmd, sizeof cmd,
+             "%s view --random --task door-open-v3 --width 200 --height 150 > %s/task.out "
+             "2>&1 & pid=$!; wid=$(timeout 60 xdotool search --sync --onlyvisible --name "
+             "'^conal view' | head -n 1); sleep 1; xdotool key --window \"$wid\" Right; "
+             "for i in $(seq 600); do grep -q '^view:' %s/task.out && break; sleep 0.1; "
+             "done; xdotool key --window \"$wid\" Escape 2> /dev/null; wait $pid",
+             conal, tmp_root, tmp_root);
+    CHECK_EQ_INT(0, run(cmd, "task-driver"));
+    out = read_output("task", "out");
+    CHECK_STR_CONTAINS(out, "view: drawer-open-v3, task 5 of 10\n");
+    free(out);
+}
+
 int main(void) {
     if (!getenv("DISPLAY")) {
         fprintf(stderr, "test_view: DISPLAY is not set; install the xvfb and xauth "
@@ -587,6 +738,7 @@ int main(void) {
     RUN_TEST(test_mp4_without_ffmpeg_fails);
     RUN_TEST(test_record_mp4_with_ffmpeg);
     RUN_TEST(test_window_draws_frames);
+    RUN_TEST(test_window_keys_switch_tasks);
     int rc = check_summary();
     if (rc == 0) {
         check_rmtree(tmp_root);
