@@ -131,11 +131,21 @@ typedef struct Combine {
     float *out;
 } Combine;
 
-// Columns lo..hi-1 of out = D^T c.
+// Columns lo..hi-1 of out = D^T c, adding the task rows in order so every
+// column gets the same sums for any partition.
 static void combine_range(void *ctx, size_t lo, size_t hi) {
     const Combine *job = ctx;
-    cblas_sgemv(CblasRowMajor, CblasTrans, job->K, (int)(hi - lo), 1.0f, job->D + lo,
-                (int)job->ld, job->cf, 1, 0.0f, job->out + lo, 1);
+    float *out = job->out;
+    for (size_t j = lo; j < hi; j++) {
+        out[j] = 0.0f;
+    }
+    for (int k = 0; k < job->K; k++) {
+        const float *row = job->D + (size_t)k * job->ld;
+        float c = job->cf[k];
+        for (size_t j = lo; j < hi; j++) {
+            out[j] += c * row[j];
+        }
+    }
 }
 
 void conal_gradmix_combine(const double *c, const float *D, int K, size_t n, size_t ld,
@@ -151,8 +161,8 @@ void conal_gradmix_combine(const double *c, const float *D, int K, size_t n, siz
         cf[k] = (float)c[k];
     }
 
-    // out = D^T c: transposed sgemvs read D row by row, no copy, over column
-    // ranges on the thread team
+    // out = D^T c, reading D row by row with no copy, over column ranges on
+    // the thread team
     Combine job = {cf, D, K, ld, out};
     nn_parallel_ranges(combine_range, &job, n, (size_t)K * n);
 }
