@@ -4,7 +4,7 @@
 # failure. Extra arguments go to both ctest runs (e.g. -R test_cfg).
 set -e
 . "$(dirname "$0")/setup.sh"
-setup_packages "${CONAL_PACKAGES[@]}" xvfb xauth python3-numpy
+setup_packages "${CONAL_PACKAGES[@]}" xvfb xauth xdotool x11-apps python3-numpy
 werror=()
 [ -n "$CI" ] && werror=(-DCONAL_WERROR=ON)
 
