@@ -91,15 +91,6 @@ int vis_config_check(const VisConfig *cfg, char *err, size_t err_sz) {
         return err_set(err, err_sz, ERR_CONFIG, "config: method: unknown method '%s'",
                        cfg->method);
     }
-    // TODO: with batch norm, the search supernet's weight gradients disagree
-    // with central differences on 10 to 40% of sampled weights at every step
-    // from 1e-4 to 1e-2, while derived networks agree. Until the cause is
-    // known, the searching methods reject batch norm.
-    if (cfg->batch_norm && vis_method_searches((VisMethod)vis_method_parse(cfg->method))) {
-        return err_set(err, err_sz, ERR_CONFIG, "config: arch.batch_norm: not supported "
-                       "with method %s, whose architecture search does not handle it yet; "
-                       "set arch.batch_norm to false", cfg->method);
-    }
     if (cfg->n_train > 0 && vis_method_searches((VisMethod)vis_method_parse(cfg->method)) &&
         cfg->n_val >= cfg->n_train) {
         return err_set(err, err_sz, ERR_CONFIG, "config: data.n_val: %d must be below "

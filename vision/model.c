@@ -48,6 +48,7 @@ static int build_slots(VisModel *model, const VisArch *arch, int max_rows, char 
                        size_t err_sz) {
     int c = model->n_ch, h = model->height, w = model->width;
     int n_blocks = arch->n_enc + (model->dense ? arch->n_dec : 0);
+    NnActivation act = arch->tanh_act ? NN_ACT_TANH : NN_ACT_RELU;
     int n_slots = n_blocks + (model->dense ? 0 : 1);
     if (arch->n_enc < 1 || n_slots > CONAL_MAX_SLOTS) {
         return err_set(err, err_sz, ERR_ARG, "arch: %d encoder blocks and %d slots in all; "
@@ -63,7 +64,7 @@ static int build_slots(VisModel *model, const VisArch *arch, int max_rows, char 
         if (rc != 0) {
             return rc;
         }
-        model->spec.slots[i] = vis_conv_block_module(&model->blocks[i], NN_ACT_RELU);
+        model->spec.slots[i] = vis_conv_block_module(&model->blocks[i], act);
         c = f;
         h = vis_conv_block_out_h(&model->blocks[i]);
         w = vis_conv_block_out_w(&model->blocks[i]);
@@ -75,7 +76,7 @@ static int build_slots(VisModel *model, const VisArch *arch, int max_rows, char 
             return err_set(err, err_sz, ERR_ARG, "arch.hidden %d must be positive for "
                            "image-level tasks", arch->hidden);
         }
-        model->spec.slots[n_blocks] = conal_dense_module(c * h * w, arch->hidden, NN_ACT_RELU);
+        model->spec.slots[n_blocks] = conal_dense_module(c * h * w, arch->hidden, act);
         model->spec.decoder = conal_dense_module(arch->hidden, model->dec_ch, NN_ACT_NONE);
         model->out_h = model->out_w = 1;
         return 0;

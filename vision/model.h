@@ -55,6 +55,8 @@ typedef struct VisArch {
     int dec[VIS_MAX_BLOCKS];      // their filters
     int hidden;                   // image-level tasks: dense ReLU layer after flattening
     int batch_norm;               // 1: batch norm between each block's conv and ReLU
+    int tanh_act;                 // 1: tanh in place of every ReLU, a smooth loss for
+                                  // finite-difference checks (configs keep ReLU)
 } VisArch;
 
 typedef struct VisModel {

@@ -214,9 +214,6 @@ static void rejects_reuse_and_changed_resume(void) {
     write_config("bad.json", "hps", ", \"arch\": {\"kernel\": 4, \"depth\": 2}");
     CHECK_EQ_INT(ERR_CONFIG, run("bad.json", "bad", 0, NULL, err, sizeof err));
     CHECK_STR_CONTAINS(err, "arch.depth");
-    write_config("bnsearch.json", "conal", "");
-    CHECK_EQ_INT(ERR_CONFIG, run("bnsearch.json", "bnsearch", 0, NULL, err, sizeof err));
-    CHECK_STR_CONTAINS(err, "arch.batch_norm: not supported with method conal");
     CHECK_EQ_INT(ERR_CONFIG, run("hps.json", "decay", 0, "train.weight_decay=0.01", err,
                                  sizeof err));
     CHECK_STR_CONTAINS(err, "train.weight_decay: 0.01 needs arch.batch_norm false");
@@ -233,7 +230,7 @@ int main(void) {
     write_config("hps.json", "hps", "");
     write_config("stl.json", "stl", "");
     write_config("pcgrad.json", "pcgrad", stl_ref);
-    write_config("conal.json", "conal", ", \"arch\": {\"batch_norm\": false}");
+    write_config("conal.json", "conal", "");
     RUN_TEST(hps_run_writes_files);
     RUN_TEST(same_seed_same_result);
     RUN_TEST(resume_matches_straight_run);
