@@ -952,6 +952,12 @@ static void log_start(const Trainer *tr, const RlTrainOptions *opt) {
     cJSON_Delete(json);
 }
 
+// Updates of a phase of n steps: one per step after its random steps.
+static double phase_updates(long long n, const RlConfig *cfg) {
+    long long random = n < cfg->random_steps ? n : cfg->random_steps;
+    return (double)(n - random) * cfg->updates_per_step;
+}
+
 // Measures collection and update speed on a short run and prints the
 // projected wall time of the whole run.
 static int estimate_run(Trainer *tr, char *err, size_t err_sz) {
@@ -977,16 +983,37 @@ static int estimate_run(Trainer *tr, char *err, size_t err_sz) {
     }
     double per_update = (now_seconds() - t0) / n_upd;
 
-    // projection: collection, updates after the random steps, evaluations
-    double updates = (double)(cfg->steps - (cfg->steps < cfg->random_steps ? cfg->steps
-                                                                          : cfg->random_steps)) *
-                     cfg->updates_per_step;
+    // a CoNAL search adds an architecture step on a validation batch to each
+    // update; its retrain phase runs the derived network, which is smaller
+    // than the supernet, so the supernet's weight step bounds it from above
+    int search = tr->conal.active && !tr->conal.retraining;
+    double per_arch = 0.0;
+    if (search) {
+        t0 = now_seconds();
+        for (int u = 0; u < n_upd; u++) {
+            rl_conal_run_arch_update(&tr->conal, tr->sac, &tr->replay, &tr->replay_rng);
+        }
+        per_arch = (now_seconds() - t0) / n_upd;
+    }
+
+    // projection: collection, updates after each phase's random steps,
+    // evaluations
+    long long search_steps = search ? (long long)tr->conal.search_steps : 0;
+    long long later_steps = cfg->steps - search_steps;
+    double search_updates = phase_updates(search_steps, cfg);
+    double updates = search_updates + phase_updates(later_steps, cfg);
     double evals = cfg->eval_interval > 0 ? (double)(cfg->steps / cfg->eval_interval) + 1 : 1;
     double eval_steps = evals * cfg->eval_episodes * cfg->episode_length;
-    double total = (double)cfg->steps * per_step + updates * per_update + eval_steps * per_step;
+    double total = (double)cfg->steps * per_step + updates * per_update +
+                   search_updates * per_arch + eval_steps * per_step;
     printf("measured: %.2f ms per env step (all %d tasks), %.1f ms per update "
            "(batch %d x %d), %d threads\n",
            1e3 * per_step, K_TASKS, 1e3 * per_update, K_TASKS, cfg->batch_size, tr->threads);
+    if (search) {
+        printf("search: %.1f ms more per update for the architecture step; the retrain "
+               "phase is projected at the supernet's %.1f ms, an upper bound\n",
+               1e3 * per_arch, 1e3 * per_update);
+    }
     printf("projected: %lld steps, %.0f updates, %.0f evaluations: %.1f hours (%.0f s)\n",
            cfg->steps, updates, evals, total / 3600.0, total);
     printf("memory: %.2f GB of %.2f GB physical\n", (double)rl_train_estimate_bytes(cfg) / 1e9,
