@@ -664,7 +664,9 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
     vis_config_defaults(&tr->cfg);
     char saved[1100];
     const char *path = opt->config_path;
-    if (opt->resume && opt->out_dir) {
+    if (!path && opt->resume && opt->out_dir) {
+        // --resume --out DIR alone: the run's own config; a CONFIG given
+        // with --resume is checked against it below
         snprintf(saved, sizeof saved, "%s/config.json", opt->out_dir);
         if (file_exists(saved)) {
             path = saved;
@@ -716,9 +718,12 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
         const CfgField *f =
             rc == 0 ? cfg_diff(&vis_config_schema, &old, &tr->cfg, may_change) : NULL;
         if (f) {
+            char was[256], now[256];
+            cfg_format_value(f, &old, was, sizeof was);
+            cfg_format_value(f, &tr->cfg, now, sizeof now);
             return err_set(err, err_sz, ERR_CONFIG, "--resume: %s differs from the "
-                           "run's config.json; only train.epochs may change on resume",
-                           f->path);
+                           "run's config %s (%s there, %s now); only train.epochs may "
+                           "change on resume", f->path, cfg_path, was, now);
         }
     }
     return rc;

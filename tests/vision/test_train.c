@@ -209,6 +209,9 @@ static void rejects_reuse_and_changed_resume(void) {
     CHECK_STR_CONTAINS(err, "pass --resume");
     CHECK_EQ_INT(ERR_CONFIG, run("hps.json", "hps-a", 1, "train.lr=0.5", err, sizeof err));
     CHECK_STR_CONTAINS(err, "train.lr differs");
+    // a CONFIG given with --resume is checked too, not replaced by the saved one
+    CHECK_EQ_INT(ERR_CONFIG, run("pcgrad.json", "hps-a", 1, NULL, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "method differs");
     CHECK_EQ_INT(ERR_IO, run("hps.json", "never-ran", 1, NULL, err, sizeof err));
     CHECK_STR_CONTAINS(err, "checkpoint.bin not found");
     write_config("bad.json", "hps", ", \"arch\": {\"kernel\": 4, \"depth\": 2}");
