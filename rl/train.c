@@ -68,6 +68,7 @@ typedef struct Trainer {
     double interval_start;           // wall clock at the start of the interval
     int64_t interval_step;           // tr->step at the start of the interval
     double t_start;
+    long long saved_steps;           // train.steps of config.json, before --steps (resume)
 } Trainer;
 
 static volatile sig_atomic_t stop_requested = 0;
@@ -879,8 +880,8 @@ static int is_started_run_dir(const char *dir) {
 
 // Resolves the config of a resumed run: DIR/config.json plus --steps. A
 // CONFIG given as well must match it apart from train.steps and retrain.steps.
-static int resolve_resume(RlConfig *cfg, const RlTrainOptions *opt, const char *dir,
-                          char *err, size_t err_sz) {
+static int resolve_resume(RlConfig *cfg, long long *saved_steps, const RlTrainOptions *opt,
+                          const char *dir, char *err, size_t err_sz) {
     char path[1200];
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (!file_exists(path)) {
@@ -898,6 +899,7 @@ static int resolve_resume(RlConfig *cfg, const RlTrainOptions *opt, const char *
     if (rc != 0) {
         return rc;
     }
+    *saved_steps = cfg->steps;
     if (opt->config_path) {
         RlConfig given;
         rc = rl_config_load(&given, opt->config_path, opt->sets, opt->n_sets, err, err_sz);
@@ -1042,7 +1044,7 @@ static int resolve_run(Trainer *tr, const RlTrainOptions *opt, char *err, size_t
             return err_set(err, err_sz, ERR_ARG, "--resume needs --out DIR, the run to continue");
         }
         snprintf(tr->dir, sizeof tr->dir, "%s", opt->out_dir);
-        rc = resolve_resume(&tr->cfg, opt, tr->dir, err, err_sz);
+        rc = resolve_resume(&tr->cfg, &tr->saved_steps, opt, tr->dir, err, err_sz);
     } else {
         if (!opt->config_path) {
             return err_set(err, err_sz, ERR_ARG, "missing CONFIG.json");
@@ -1124,11 +1126,77 @@ static int trim_records(const Trainer *tr, const char *name, long long max_step,
     return rc;
 }
 
-// Prepares the resume of a run that stopped before its first checkpoint.
-// The run starts again from step 0 with its saved config, which reproduces
-// it exactly. trim_records then drops the records it logged, and this
-// removes the best.bin of its first attempt.
-static int restart_without_checkpoint(const Trainer *tr, char *err, size_t err_sz) {
+// Largest "step" among the records of DIR/name into *max_step (left as is
+// when the file is missing or has no step).
+static int max_record_step(const Trainer *tr, const char *name, long long *max_step,
+                           char *err, size_t err_sz) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", tr->dir, name);
+    if (!file_exists(path)) {
+        return 0;
+    }
+    char *text;
+    size_t n;
+    int rc = file_read_all(path, &text, &n, err, err_sz);
+    if (rc != 0) {
+        return rc;
+    }
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t line_len = nl ? (size_t)(nl - line) : strlen(line);
+        cJSON *o = cJSON_ParseWithLength(line, line_len);
+        const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step");
+        if (cJSON_IsNumber(step) && step->valuedouble > (double)*max_step) {
+            *max_step = (long long)step->valuedouble;
+        }
+        cJSON_Delete(o);
+        line += line_len + (nl ? 1 : 0);
+    }
+    free(text);
+    return 0;
+}
+
+// Step of the first checkpoint of a run with config cfg: the first
+// checkpoint_interval, the CoNAL switch to retraining, or the end.
+static long long first_checkpoint_step(const RlConfig *cfg) {
+    long long first = cfg->steps;
+    if (cfg->checkpoint_interval > 0 && cfg->checkpoint_interval < first) {
+        first = cfg->checkpoint_interval;
+    }
+    if (rl_config_is_conal(cfg) && cfg->search_steps > 0 && cfg->search_steps < first) {
+        first = cfg->search_steps;
+    }
+    return first;
+}
+
+// Prepares the resume of a run without checkpoint.bin. A run that stopped
+// before its first checkpoint starts again from step 0 with its saved
+// config, which reproduces it exactly: trim_records then drops the records
+// it logged, and this removes the best.bin of its first attempt. Records
+// past the first checkpoint step mean checkpoint.bin was saved and later
+// removed, so this fails and leaves every file as it is.
+static int restart_without_checkpoint(const Trainer *tr, long long saved_steps, char *err,
+                                      size_t err_sz) {
+    RlConfig saved = tr->cfg;
+    saved.steps = saved_steps;
+    long long first = first_checkpoint_step(&saved);
+    long long last = -1;
+    int rc = max_record_step(tr, "metrics.jsonl", &last, err, err_sz);
+    if (rc == 0) {
+        rc = max_record_step(tr, "eval.jsonl", &last, err, err_sz);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (last > first) {
+        return err_set(err, err_sz, ERR_ARG,
+                       "--resume: %s/checkpoint.bin not found, but the run recorded steps up "
+                       "to %lld in metrics.jsonl/eval.jsonl, past its first checkpoint at step "
+                       "%lld, so the checkpoint was removed; restore checkpoint.bin to resume "
+                       "from it, or start a new run with --out; the records and best.bin in "
+                       "%s are kept",
+                       tr->dir, last, first, tr->dir);
+    }
     log_warn("resume: %s has no checkpoint.bin, because the run stopped before its first "
              "checkpoint; starting it again from step 0 with its config.json",
              tr->dir);
@@ -1154,7 +1222,7 @@ static int prepare_dir(Trainer *tr, const RlTrainOptions *opt, char *err, size_t
         char ckpt[1200];
         snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", tr->dir);
         if (rc == 0 && !file_exists(ckpt)) {
-            rc = restart_without_checkpoint(tr, err, err_sz);
+            rc = restart_without_checkpoint(tr, tr->saved_steps, err, err_sz);
         } else if (rc == 0) {
             rc = load_checkpoint(tr, err, err_sz);
         }

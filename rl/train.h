@@ -19,7 +19,9 @@
 // that can fall mid-episode is the final one of a run whose train.steps is
 // not a multiple of the episode length; such a run cannot be extended. A
 // run stopped before its first checkpoint resumes from step 0 with its
-// saved config.json.
+// saved config.json. A run without checkpoint.bin but with records past its
+// first checkpoint step (the file was removed) is rejected, and its records
+// and best.bin stay as they are.
 #ifndef RL_TRAIN_H
 #define RL_TRAIN_H
 

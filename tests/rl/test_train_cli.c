@@ -273,18 +273,41 @@ static void test_resume_drops_later_records(void) {
 }
 
 // A run killed before its first checkpoint resumes from step 0 with its
-// config.json and ends like an uninterrupted run.
+// config.json and ends like an uninterrupted run. A run whose checkpoint.bin
+// was removed after it was saved is rejected and keeps its files.
 static void test_resume_without_checkpoint(void) {
-    // the files of r1 but checkpoint.bin, as a run killed at step 100 with
-    // checkpoints only at its end would leave them
-    char cmd[2600];
-    snprintf(cmd, sizeof cmd, "cp -r '%s/r1' '%s/k1' && rm '%s/k1/checkpoint.bin' "
-             "'%s/k1/summary.json'", tmp, tmp, tmp, tmp);
+    // r1 without checkpoint.bin: records up to step 120, past the first
+    // checkpoint at step 40
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/r1' '%s/k1' && rm '%s/k1/checkpoint.bin'", tmp, tmp,
+             tmp);
     CHECK_EQ_INT(0, system(cmd));
-    CHECK_EQ_INT(0, run("train --resume --out k1 --threads 1"));
-    CHECK_STR_CONTAINS(out_text, "k1 has no checkpoint.bin");
+    char *metrics_before = read_file("k1/metrics.jsonl");
+    char *eval_before = read_file("k1/eval.jsonl");
+    CHECK(run("train --resume --out k1 --threads 1") != 0);
+    CHECK_STR_CONTAINS(out_text, "k1/checkpoint.bin not found");
+    CHECK_STR_CONTAINS(out_text, "recorded steps up to 120");
+    CHECK_STR_CONTAINS(out_text, "restore checkpoint.bin");
+    CHECK(strstr(out_text, "starting it again") == NULL);
+    char *metrics_after = read_file("k1/metrics.jsonl");
+    char *eval_after = read_file("k1/eval.jsonl");
+    CHECK(strcmp(metrics_before, metrics_after) == 0);
+    CHECK(strcmp(eval_before, eval_after) == 0);
+    CHECK(same_file("r1/best.bin", "k1/best.bin"));
+    free(metrics_before);
+    free(eval_before);
+    free(metrics_after);
+    free(eval_after);
+
+    // records up to the first checkpoint step alone: the run never saved one
+    snprintf(cmd, sizeof cmd, "cp -r '%s/r1' '%s/k5' && rm '%s/k5/checkpoint.bin' "
+             "'%s/k5/summary.json' && sed -i '/\"step\":\\(60\\|80\\|100\\|120\\)[,}]/d' "
+             "'%s/k5/metrics.jsonl' '%s/k5/eval.jsonl'", tmp, tmp, tmp, tmp, tmp, tmp);
+    CHECK_EQ_INT(0, system(cmd));
+    CHECK_EQ_INT(0, run("train --resume --out k5 --threads 1"));
+    CHECK_STR_CONTAINS(out_text, "k5 has no checkpoint.bin");
     CHECK_STR_CONTAINS(out_text, "starting it again from step 0");
-    check_same_run("r1", "k1");
+    check_same_run("r1", "k5");
 
     // a real SIGKILL during the first episodes of a run that saves only at
     // its end
