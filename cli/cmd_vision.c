@@ -24,7 +24,8 @@ static void usage(FILE *out) {
             "  --set KEY=VALUE  override one config value, e.g. --set train.epochs=2\n\n"
             "SIGINT or SIGTERM stops training after the current step, writes the\n"
             "checkpoint with the epoch in progress and exits with status 130;\n"
-            "--resume continues from that step.\n");
+            "--resume continues from that step. A finished run resumes only when\n"
+            "extended, e.g. --resume --out DIR --set train.epochs=N with a larger N.\n");
 }
 
 // Parses a non-negative integer option value; returns -1 when invalid.

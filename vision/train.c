@@ -366,8 +366,9 @@ static int load_checkpoint(Trainer *tr, char *err, size_t err_sz) {
         memcpy(net->stop_count, steps.stop_count, sizeof steps.stop_count);
         net->step_rest = steps.step_rest;
         net->step_alpha = steps.step_alpha;
-        log_info("vision: resumed %s stage=%s epoch=%d step=%lld partial_epoch_images=%d",
-                 path, tr->stage ? "train" : "search", tr->epoch, tr->step,
+        // the epoch that continues, counted from 1 as the stop message does
+        log_info("vision: resumed %s at stage=%s epoch=%d step=%lld partial_epoch_images=%d",
+                 path, tr->stage ? "train" : "search", tr->epoch + 1, tr->step,
                  tr->have_partial ? tr->partial->next : 0);
     }
     nn_ckpt_unload(&ck);
@@ -785,6 +786,20 @@ static int train_stages(Trainer *tr, VisTaskMetrics *test, char *err, size_t err
     return rc;
 }
 
+// Refuses to resume a run that wrote its summary.json and has no epochs
+// left; a run killed before writing it may still finish.
+static int check_not_finished(const Trainer *tr, char *err, size_t err_sz) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/summary.json", tr->dir);
+    if (tr->stage == 1 && tr->epoch >= tr->cfg.epochs && !tr->have_partial &&
+        file_exists(path)) {
+        return err_set(err, err_sz, ERR_ARG, "run %s already finished at epoch %d of "
+                       "train.epochs=%d; pass --set train.epochs=N with N larger than %d "
+                       "to extend it", tr->dir, tr->epoch, tr->cfg.epochs, tr->epoch);
+    }
+    return 0;
+}
+
 int vis_train_main(const VisTrainOptions *opt, char *err, size_t err_sz) {
     Trainer *tr = calloc(1, sizeof *tr);
     if (!tr) {
@@ -829,6 +844,9 @@ int vis_train_main(const VisTrainOptions *opt, char *err, size_t err_sz) {
         rng_init_stream(&tr->rng, (uint64_t)tr->cfg.seed, 7);
         if (opt->resume) {
             rc = load_checkpoint(tr, err, err_sz);
+        }
+        if (rc == 0 && opt->resume) {
+            rc = check_not_finished(tr, err, err_sz);
         }
     }
     // SIGINT and SIGTERM stop the run between steps with a checkpoint; a

@@ -157,6 +157,14 @@ static void interrupt_at_step3(LogLevel level, const char *line, void *ctx) {
     }
 }
 
+// Log sink that keeps the "vision: resumed" line in ctx (512 bytes).
+static void keep_resumed_line(LogLevel level, const char *line, void *ctx) {
+    (void)level;
+    if (strstr(line, "vision: resumed")) {
+        snprintf(ctx, 512, "%s", line);
+    }
+}
+
 // SIGINT mid-epoch writes a checkpoint of the partial epoch, and the resumed
 // run ends with the results of an uninterrupted one.
 static void sigint_checkpoint_resumes_exactly(void) {
@@ -176,8 +184,15 @@ static void sigint_checkpoint_resumes_exactly(void) {
     snprintf(path, sizeof path, "%s/hps-int/summary.json", tmp);
     CHECK(!file_exists(path));
 
+    // the resume names the interrupted epoch as the stop message did
+    char resumed[512] = "";
+    log_set_level(LOG_INFO);
+    log_set_sink(keep_resumed_line, resumed);
     rc = run("hps.json", "hps-int", 1, "train.log_interval=1", err, sizeof err);
+    log_set_sink(NULL, NULL);
+    log_set_level(LOG_WARN);
     CHECK_MSG(rc == 0, "%s", err);
+    CHECK_STR_CONTAINS(resumed, "epoch=1 step=3 ");
     char *a = summary_field("hps-a", "test"), *r = summary_field("hps-int", "test");
     CHECK(a != NULL);
     CHECK(r != NULL);
@@ -212,6 +227,9 @@ static void rejects_reuse_and_changed_resume(void) {
     // a CONFIG given with --resume is checked too, not replaced by the saved one
     CHECK_EQ_INT(ERR_CONFIG, run("pcgrad.json", "hps-a", 1, NULL, err, sizeof err));
     CHECK_STR_CONTAINS(err, "method differs");
+    // a finished run is not trained again unless extended
+    CHECK_EQ_INT(ERR_ARG, run("hps.json", "hps-a", 1, NULL, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "already finished at epoch 2 of train.epochs=2");
     CHECK_EQ_INT(ERR_IO, run("hps.json", "never-ran", 1, NULL, err, sizeof err));
     CHECK_STR_CONTAINS(err, "checkpoint.bin not found");
     write_config("bad.json", "hps", ", \"arch\": {\"kernel\": 4, \"depth\": 2}");
