@@ -595,17 +595,51 @@ static int run_epoch(Trainer *tr, VisTaskMetrics *test, char *err, size_t err_sz
 
 // ---- run directory and summary ----
 
+// Config keys that define the protocol Delta_I compares under: the data
+// (which also fixes the task set and image size), its size and the epochs.
+static const char *const protocol_keys[] = {"dataset", "data.dir", "data.n_train",
+                                            "data.n_test", "train.epochs"};
+
+// Checks the STL run's config.json, beside its summary.json, against the
+// protocol of this run. Returns 0, or an error naming the first differing key.
+static int check_stl_protocol(const Trainer *tr, char *err, size_t err_sz) {
+    const char *slash = strrchr(tr->cfg.stl_summary, '/');
+    int dir_len = slash ? (int)(slash - tr->cfg.stl_summary) + 1 : 0;
+    char path[1100];
+    snprintf(path, sizeof path, "%.*sconfig.json", dir_len, tr->cfg.stl_summary);
+    VisConfig stl;
+    vis_config_defaults(&stl);
+    int rc = cfg_load_file(&vis_config_schema, &stl, path, err, err_sz);
+    int n = (int)(sizeof protocol_keys / sizeof protocol_keys[0]);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        const CfgField *f = cfg_find(&vis_config_schema, protocol_keys[i]);
+        char there[256], here[256];
+        cfg_format_value(f, &stl, there, sizeof there);
+        cfg_format_value(f, &tr->cfg, here, sizeof here);
+        if (strcmp(there, here) != 0) {
+            rc = err_set(err, err_sz, ERR_CONFIG, "%s differs: %s in the STL run's %s, %s "
+                         "here", protocol_keys[i], there, path, here);
+        }
+    }
+    return rc;
+}
+
 // Writes summary.json: final test metrics, Delta_I against the STL run when
-// stl_summary is set, the branch points and the training time.
+// stl_summary is set and that run used the same protocol, the branch points
+// and the training time.
 static int write_summary(Trainer *tr, const VisTaskMetrics *test, char *err, size_t err_sz) {
     int T = tr->ds.n_tasks;
     double delta = NAN;
+    char why[1024] = "";
     if (tr->method == VIS_METHOD_STL) {
         delta = 0.0;
     } else if (tr->cfg.stl_summary[0]) {
         VisTaskMetrics stl[VIS_MAX_TASKS];
-        char why[1024];
-        if (vis_read_stl_summary(tr->cfg.stl_summary, &tr->ds, stl, why, sizeof why) == 0) {
+        if (check_stl_protocol(tr, why, sizeof why) != 0) {
+            log_warn("vision: no Delta_I: the STL reference does not match this run: %s",
+                     why);
+        } else if (vis_read_stl_summary(tr->cfg.stl_summary, &tr->ds, stl, why,
+                                        sizeof why) == 0) {
             delta = vis_delta_i(test, stl, T);
         } else {
             log_warn("vision: no Delta_I: %s (train the stl config first)", why);
@@ -639,6 +673,9 @@ static int write_summary(Trainer *tr, const VisTaskMetrics *test, char *err, siz
                                 tr->method == VIS_METHOD_STL ? "self" : tr->cfg.stl_summary);
     } else {
         cJSON_AddNullToObject(o, "delta_i");
+        if (why[0]) {
+            cJSON_AddStringToObject(o, "delta_i_missing", why);
+        }
     }
 
     cJSON *br = cJSON_AddArrayToObject(o, "branch");

@@ -107,6 +107,14 @@ static void resume_matches_straight_run(void) {
     free(r);
 }
 
+// Log sink that keeps the warning about a missing Delta_I in ctx (512 bytes).
+static void keep_delta_warning(LogLevel level, const char *line, void *ctx) {
+    (void)level;
+    if (strstr(line, "no Delta_I")) {
+        snprintf(ctx, 512, "%s", line);
+    }
+}
+
 static void delta_i_against_stl_run(void) {
     char err[1024];
     int rc = run("stl.json", "stl", 0, NULL, err, sizeof err);
@@ -121,6 +129,20 @@ static void delta_i_against_stl_run(void) {
     CHECK(d && strcmp(d, "null") != 0);
     free(self);
     free(d);
+
+    // an STL reference trained for fewer epochs gives no Delta_I
+    char warned[512] = "";
+    log_set_sink(keep_delta_warning, warned);
+    rc = run("pcgrad.json", "pcgrad-short", 0, "train.epochs=1", err, sizeof err);
+    log_set_sink(NULL, NULL);
+    CHECK_MSG(rc == 0, "%s", err);
+    d = summary_field("pcgrad-short", "delta_i");
+    CHECK(d && strcmp(d, "null") == 0);
+    free(d);
+    CHECK_STR_CONTAINS(warned, "train.epochs differs: 2 in the STL run's");
+    char *missing = summary_field("pcgrad-short", "delta_i_missing");
+    CHECK_STR_CONTAINS(missing, "train.epochs differs");
+    free(missing);
 }
 
 static void conal_searches_then_retrains(void) {
