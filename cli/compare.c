@@ -203,9 +203,6 @@ static int load_evals(CompareRun *run, char *err, size_t err_sz) {
         cJSON_Delete(obj);
     }
     free(text);
-    if (rc == 0 && run->n_evals == 0) {
-        rc = err_set(err, err_sz, ERR_FORMAT, "%s: no evaluations", path);
-    }
     return rc;
 }
 
@@ -317,12 +314,24 @@ int compare_run_load(CompareRun *run, const char *dir, char *err, size_t err_sz)
         run->dir[--len] = '\0';
     }
     int rc = load_config(run, err, err_sz);
-    if (rc == 0) {
+    char evals[1100];
+    snprintf(evals, sizeof evals, "%s/eval.jsonl", run->dir);
+    int have_evals = file_exists(evals);
+    if (rc == 0 && have_evals) {
         rc = load_evals(run, err, err_sz);
     }
     if (rc != 0) {
         compare_run_deinit(run);
         return rc;
+    }
+    if (run->n_evals == 0) {
+        // stopped before its first evaluation: listed, not compared
+        run->incomplete = 1;
+        run->excluded = 1;
+        snprintf(run->flag, sizeof run->flag, "excluded, incomplete: %s", have_evals
+                 ? "eval.jsonl has no evaluation yet" : "no eval.jsonl (stopped before its "
+                 "first evaluation)");
+        return 0;
     }
     load_speed(run);
     load_params(run);
@@ -648,12 +657,25 @@ int compare_set_build(CompareSet *set, const char *const *dirs, int n_dirs,
         return err_set(err, err_sz, ERR_ARG, "no run directories given");
     }
 
-    // the first run is the reference protocol and task set
-    const CompareRun *ref = &set->runs[0];
+    // the first run with evaluations is the reference protocol and task set
+    int r0 = 0;
+    while (r0 < set->n_runs && set->runs[r0].excluded) {
+        r0++;
+    }
+    if (r0 == set->n_runs) {
+        err_set(err, err_sz, ERR_MISMATCH, "no usable run: %s: %s%s", set->runs[0].dir,
+                set->runs[0].flag, set->n_runs > 1 ? ", and so are the others" : "");
+        compare_set_deinit(set);
+        return ERR_MISMATCH;
+    }
+    const CompareRun *ref = &set->runs[r0];
     set->n_tasks = ref->n_tasks;
     memcpy(set->tasks, ref->tasks, sizeof set->tasks);
     for (int i = 0; i < set->n_runs; i++) {
         CompareRun *run = &set->runs[i];
+        if (run->excluded) {
+            continue;
+        }
         check_protocol(run, ref);
         check_duplicate(set, i);
         if (run->excluded) {

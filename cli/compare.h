@@ -16,6 +16,7 @@
 // evaluation step is reported beside it.
 //
 // Runs that cannot be compared are flagged, never mixed in silently. A run
+// with no evaluation yet (no eval.jsonl) is excluded as incomplete. A run
 // whose protocol (episode length, steps, batch size, widths, task set)
 // differs from the reference run is excluded with its reason. So is a run
 // whose config differs from the first run of its method in any key but the

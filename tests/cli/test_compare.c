@@ -13,6 +13,7 @@
 
 #include "cli/compare.h"
 #include "cli/compare_stats.h"
+#include "common/error.h"
 #include "tests/check.h"
 
 static char tmp_root[512];
@@ -373,6 +374,33 @@ static void test_incomplete_run_marked(void) {
     free(set);
 }
 
+// A run stopped before its first evaluation has no eval.jsonl: it is
+// listed as incomplete and the others are compared; alone it is an error.
+static void test_run_without_evals_flagged(void) {
+    char dirs[3][1024], err[1024] = "";
+    Fixture early = base_runs[0];
+    early.name = "early";
+    fixture_write(&early, dirs[0], sizeof dirs[0]);
+    remove_file(dirs[0], "eval.jsonl");
+    fixture_write(&base_runs[1], dirs[1], sizeof dirs[1]);
+    fixture_write(&base_runs[2], dirs[2], sizeof dirs[2]);
+
+    CompareSet *set = calloc(1, sizeof *set);
+    CHECK_EQ_INT(0, build(set, dirs, 3, NULL, err, sizeof err));
+    CHECK_EQ_INT(1, set->runs[0].excluded);
+    CHECK_EQ_INT(1, set->runs[0].incomplete);
+    CHECK_STR_CONTAINS(set->runs[0].flag, "incomplete: no eval.jsonl");
+    CHECK_EQ_INT(1, set->n_groups);
+    CHECK_EQ_INT(2, set->groups[0].n_runs);
+    CHECK_EQ_INT(3, set->n_tasks);
+    compare_set_deinit(set);
+
+    CHECK_EQ_INT(ERR_MISMATCH, build(set, dirs, 1, NULL, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "no usable run");
+    CHECK_STR_CONTAINS(err, "no eval.jsonl");
+    free(set);
+}
+
 static void test_duplicate_run_excluded(void) {
     char dirs[2][1024], err[1024] = "";
     fixture_write(&base_runs[0], dirs[0], sizeof dirs[0]);
@@ -674,6 +702,7 @@ int main(void) {
     RUN_TEST(test_one_seed_prints_na);
     RUN_TEST(test_mismatched_runs_excluded);
     RUN_TEST(test_incomplete_run_marked);
+    RUN_TEST(test_run_without_evals_flagged);
     RUN_TEST(test_duplicate_run_excluded);
     RUN_TEST(test_different_config_excluded);
     RUN_TEST(test_bad_eval_line_rejected);
