@@ -98,12 +98,23 @@ int viz_recorder_open(VizRecorder *rec, const char *out, VizFormat format, int w
     size_t n = strlen(out);
     int has_ext = n > 4 && strcmp(out + n - 4, ".mp4") == 0;
     int stem = (int)(has_ext ? n - 4 : n);
+    // the folder the frames go to exists before the first frame: OUT's
+    // parent for MP4, OUT itself for PNG
+    char dir[sizeof rec->path];
     if (rec->format == VIZ_FORMAT_MP4) {
         snprintf(rec->path, sizeof rec->path, "%.*s.mp4", stem, out);
-        return start_ffmpeg(rec, err, err_sz);
+        const char *slash = strrchr(rec->path, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - rec->path) : 0, rec->path);
+    } else {
+        snprintf(rec->path, sizeof rec->path, "%.*s", stem, out);
+        snprintf(dir, sizeof dir, "%s", rec->path);
     }
-    snprintf(rec->path, sizeof rec->path, "%.*s", stem, out);
-    return file_mkdirs(rec->path, err, err_sz);
+    char why[1200] = "";
+    if (dir[0] && file_mkdirs(dir, why, sizeof why) != 0) {
+        return err_set(err, err_sz, ERR_IO, "--record %s: cannot create the folder %s (%s)",
+                       out, dir, why);
+    }
+    return rec->format == VIZ_FORMAT_MP4 ? start_ffmpeg(rec, err, err_sz) : 0;
 }
 
 int viz_recorder_write(VizRecorder *rec, const unsigned char *rgb, char *err, size_t err_sz) {

@@ -558,6 +558,41 @@ static void test_record_mp4_with_ffmpeg(void) {
     free(out);
 }
 
+// --record creates missing parent folders for MP4 as it does for PNG, and
+// a folder that cannot be created fails before any frame, naming it.
+static void test_record_creates_folders(void) {
+    char cmd[4096], path[1200];
+    const char *formats[] = {"png", "mp4"};
+    int have_ffmpeg = system("command -v ffmpeg > /dev/null") == 0;
+    snprintf(path, sizeof path, "%s/plain-file", tmp_root);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fclose(f);
+    }
+    for (int i = 0; i < (have_ffmpeg ? 2 : 1); i++) {
+        snprintf(cmd, sizeof cmd,
+                 "%s view --random --task reach-v3 --record %s/new-%s/deeper/clip --format %s "
+                 "--width 32 --height 32 --frames 2",
+                 conal, tmp_root, formats[i], formats[i]);
+        CHECK_EQ_INT(0, run(cmd, "mkdirs"));
+        snprintf(path, sizeof path, "%s/new-%s/deeper/clip%s", tmp_root, formats[i],
+                 i == 0 ? "/000001.png" : ".mp4");
+        CHECK_MSG(access(path, F_OK) == 0, "missing %s", path);
+
+        snprintf(cmd, sizeof cmd,
+                 "%s view --random --task reach-v3 --record %s/plain-file/sub/clip --format %s "
+                 "--width 32 --height 32 --frames 2",
+                 conal, tmp_root, formats[i]);
+        CHECK_EQ_INT(1, run(cmd, "nofolder"));
+        char *err = read_output("nofolder", "err");
+        CHECK_STR_CONTAINS(err, "cannot create the folder");
+        CHECK_STR_CONTAINS(err, "plain-file/sub");
+        CHECK(err && !strstr(err, "frame"));
+        free(err);
+    }
+}
+
 // The interactive window opens, draws a few frames and closes.
 static void test_window_draws_frames(void) {
     char cmd[4096];
@@ -737,6 +772,7 @@ int main(void) {
     RUN_TEST(test_conal_run_plays);
     RUN_TEST(test_mp4_without_ffmpeg_fails);
     RUN_TEST(test_record_mp4_with_ffmpeg);
+    RUN_TEST(test_record_creates_folders);
     RUN_TEST(test_window_draws_frames);
     RUN_TEST(test_window_keys_switch_tasks);
     int rc = check_summary();
