@@ -51,7 +51,8 @@ int cmd_config(int argc, char **argv) {
     }
     RlConfig cfg;
     char err[4096] = "";
-    if (rl_config_load(&cfg, path, sets, n_sets, err, sizeof err) != 0) {
+    if (rl_config_load(&cfg, path, sets, n_sets, err, sizeof err) != 0 ||
+        rl_config_check_steps(&cfg, 0, err, sizeof err) != 0) {
         fprintf(stderr, "%s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
         return 1;
     }

@@ -147,8 +147,9 @@ void rl_config_defaults(RlConfig *cfg) {
     cfg->conal_random_loss_weights = 1;
     cfg->search_steps = 300000;
     cfg->search_arch_lr = 3e-4;
-    cfg->retrain_steps = 2000000;
-    cfg->steps = 2000000;
+    // the 2M steps of the mtrl protocol, rounded up to whole 150-step episodes
+    cfg->retrain_steps = 2000100;
+    cfg->steps = 2000100;
     cfg->batch_size = 128;
     cfg->random_steps = 1500;
     cfg->updates_per_step = 1;
@@ -206,6 +207,20 @@ int rl_config_check(const RlConfig *cfg, char *err, size_t err_sz) {
                     RL_NET_MAX_HIDDEN);
     }
     return len ? ERR_CONFIG : 0;
+}
+
+int rl_config_check_steps(const RlConfig *cfg, int from_flag, char *err, size_t err_sz) {
+    int conal = rl_config_is_conal(cfg);
+    long long steps = conal ? cfg->retrain_steps : cfg->steps;
+    if (steps % cfg->episode_length == 0) {
+        return 0;
+    }
+    const char *key = conal ? "retrain.steps" : "train.steps";
+    return err_set(err, err_sz, ERR_CONFIG,
+                   "%s%s: %lld is not a multiple of env.episode_length %d (a run ends at an "
+                   "episode boundary so that it can be resumed and extended)",
+                   from_flag ? "--steps, which sets " : "config: ", key, steps,
+                   cfg->episode_length);
 }
 
 int rl_config_is_conal(const RlConfig *cfg) {

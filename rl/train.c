@@ -868,7 +868,12 @@ static int apply_flags(RlConfig *cfg, const RlTrainOptions *opt, char *err, size
         cfg->search_steps = 0;
         rl_config_set_steps(cfg, cfg->retrain_steps);
     }
-    return rl_config_check(cfg, err, err_sz);
+    int rc = rl_config_check(cfg, err, err_sz);
+    if (rc == 0 && (!opt->resume || opt->steps >= 0)) {
+        // a resumed run without --steps keeps the length it was saved with
+        rc = rl_config_check_steps(cfg, opt->steps >= 0, err, err_sz);
+    }
+    return rc;
 }
 
 // 1 when dir has the lock file of a `conal train` that started in it.
@@ -925,7 +930,8 @@ static int resolve_resume(RlConfig *cfg, long long *saved_steps, const RlTrainOp
                        "--resume: --set and --seed would change the run's config; only "
                        "--steps may change");
     }
-    return apply_flags(cfg, &(RlTrainOptions){.seed = -1, .steps = opt->steps}, err, err_sz);
+    return apply_flags(cfg, &(RlTrainOptions){.seed = -1, .steps = opt->steps, .resume = 1},
+                       err, err_sz);
 }
 
 // Default run directory: runs/<config name>-seed<seed>.

@@ -247,10 +247,27 @@ static void test_resume_equals_uninterrupted(void) {
     CHECK(run("train --resume --out r4 --threads 1") != 0);
     CHECK_STR_CONTAINS(out_text, "already finished at step 120");
 
-    // a run that ended mid-episode cannot be extended exactly
-    CHECK_EQ_INT(0, run("train tiny.json --out r7 --threads 1 --quiet --steps 50"));
-    CHECK(run("train --resume --out r7 --threads 1 --steps 100") != 0);
-    CHECK_STR_CONTAINS(out_text, "ended mid-episode at step 50");
+}
+
+// A run length that is not a multiple of the episode length is rejected
+// before the run starts, from the config, --set and --steps alike.
+static void test_steps_not_whole_episodes(void) {
+    static const char *const expected = "50 is not a multiple of env.episode_length 20";
+    CHECK(run("train tiny.json --out r7 --threads 1 --steps 50") != 0);
+    CHECK_STR_CONTAINS(out_text, "--steps, which sets train.steps");
+    CHECK_STR_CONTAINS(out_text, expected);
+    CHECK(run("train tiny.json --out r7 --set train.steps=50") != 0);
+    CHECK_STR_CONTAINS(out_text, "config: train.steps");
+    CHECK_STR_CONTAINS(out_text, expected);
+    CHECK(run("config tiny.json --set train.steps=50") != 0);
+    CHECK_STR_CONTAINS(out_text, expected);
+    char path[700];
+    snprintf(path, sizeof path, "%s/r7", tmp);
+    CHECK(!file_exists(path));
+
+    // extending a finished run by a part of an episode
+    CHECK(run("train --resume --out r4 --threads 1 --steps 130") != 0);
+    CHECK_STR_CONTAINS(out_text, "130 is not a multiple of env.episode_length 20");
 }
 
 // Records a killed run logged after its last checkpoint are dropped on
@@ -563,6 +580,7 @@ int main(void) {
     RUN_TEST(test_param_counts_in_summary);
     RUN_TEST(test_same_seed_same_run);
     RUN_TEST(test_resume_equals_uninterrupted);
+    RUN_TEST(test_steps_not_whole_episodes);
     RUN_TEST(test_resume_drops_later_records);
     RUN_TEST(test_resume_without_checkpoint);
     RUN_TEST(test_run_directory_locked);

@@ -230,15 +230,15 @@ static void test_search_then_retrain(void) {
 // Retraining starts from fresh weights (those of a new derived agent, not
 // the searched ones) with empty replay buffers.
 static void test_retrain_starts_fresh(void) {
-    // one retrain step: random actions, no update yet
-    CHECK_EQ_INT(0, run("train tiny.json --out f --threads 1 --quiet --steps 1"));
-    CHECK_EQ_INT(SEARCH_STEPS + 1, summary_steps("f"));
+    // one retrain episode: random actions (random_steps is 40), no update yet
+    CHECK_EQ_INT(0, run("train tiny.json --out f --threads 1 --quiet --steps 20"));
+    CHECK_EQ_INT(SEARCH_STEPS + 20, summary_steps("f"));
     for (int t = 0; t < ENV_N_TASKS; t++) {
         char name[64];
         int64_t replay[2] = {-1, -1};
         snprintf(name, sizeof name, "replay.%d.counters", t);
         CHECK_EQ_INT(0, read_section("f", name, replay, sizeof replay));
-        CHECK_EQ_INT(1, (int)replay[0]);
+        CHECK_EQ_INT(20, (int)replay[0]);
     }
     int64_t phase[2] = {-1, -1};
     CHECK_EQ_INT(0, read_section("f", "conal.phase", phase, sizeof phase));
