@@ -12,7 +12,8 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: conal vision CONFIG [--out DIR] [--resume] [--seed S] [--threads N]\n"
             "                    [--set KEY=VALUE]...\n"
-            "       conal vision --resume --out DIR\n\n"
+            "       conal vision --resume --out DIR\n"
+            "       conal vision --keys\n\n"
             "Trains STL, HPS, PCGrad, CAGrad or CoNAL (with PCGrad or CAGrad) on a\n"
             "multi-task image dataset: Multi-Fashion (generated from Debian's\n"
             "dataset-fashion-mnist), NYUv2, CityScapes or CelebA (from data.dir).\n\n"
@@ -21,7 +22,10 @@ static void usage(FILE *out) {
             "  --resume         continue the run in --out from its checkpoint.bin\n"
             "  --seed S         override the config's seed (integer >= 0)\n"
             "  --threads N      threads for convolutions and matrix products (default 1)\n"
-            "  --set KEY=VALUE  override one config value, e.g. --set train.epochs=2\n\n"
+            "  --set KEY=VALUE  override one config value, e.g. --set train.epochs=2\n"
+            "  --keys           list every config key with its meaning (also\n"
+            "                   `conal config --keys vision`); `conal config CONFIG`\n"
+            "                   prints the resolved config, defaults included\n\n"
             "SIGINT or SIGTERM stops training after the current step, writes the\n"
             "checkpoint with the epoch in progress and exits with status 130;\n"
             "--resume continues from that step. A finished run resumes only when\n"
@@ -45,6 +49,12 @@ int cmd_vision(int argc, char **argv) {
         int has_value = i + 1 < argc;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--keys") == 0) {
+            for (int k = 0; k < vis_config_schema.n_fields; k++) {
+                printf("%-32s %s\n", vis_config_schema.fields[k].path,
+                       vis_config_schema.fields[k].help);
+            }
             return 0;
         } else if (strcmp(a, "--resume") == 0) {
             opt.resume = 1;

@@ -2,9 +2,13 @@
 #include "vision/config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "common/error.h"
+#include "common/fileio.h"
 
 static const char *const dataset_choices[] = {"multifashion", "nyuv2", "cityscapes", "celeba",
                                               NULL};
@@ -108,4 +112,33 @@ void vis_config_arch(const VisConfig *cfg, VisArch *arch) {
     memcpy(arch->dec, cfg->dec, sizeof arch->dec);
     arch->hidden = cfg->hidden;
     arch->batch_norm = cfg->batch_norm;
+}
+
+int vis_config_is_vision_file(const char *path) {
+    static const char *const vision_only[] = {"dataset", "data", "method", "arch", "cagrad",
+                                              "stl_summary"};
+    char *text = NULL, err[256];
+    size_t len = 0;
+    if (file_read_all(path, &text, &len, err, sizeof err) != 0) {
+        return 0;
+    }
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    int found = 0;
+    for (int i = 0; cJSON_IsObject(root) && i < (int)(sizeof vision_only / sizeof *vision_only);
+         i++) {
+        found |= cJSON_HasObjectItem(root, vision_only[i]);
+    }
+    cJSON_Delete(root);
+    return found;
+}
+
+int vis_config_resolve(VisConfig *cfg, const char *path, const char *const *sets, int n_sets,
+                       char *err, size_t err_sz) {
+    vis_config_defaults(cfg);
+    int rc = cfg_load_file(&vis_config_schema, cfg, path, err, err_sz);
+    for (int i = 0; rc == 0 && i < n_sets; i++) {
+        rc = cfg_set(&vis_config_schema, cfg, sets[i], err, err_sz);
+    }
+    return rc == 0 ? vis_config_check(cfg, err, err_sz) : rc;
 }

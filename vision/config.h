@@ -52,4 +52,14 @@ int vis_config_check(const VisConfig *cfg, char *err, size_t err_sz);
 // The model architecture the config describes.
 void vis_config_arch(const VisConfig *cfg, VisArch *arch);
 
+// 1 when the JSON file at path is a vision config rather than a train
+// config: its top level has a key only vision configs have (dataset, data,
+// method, arch, cagrad, stl_summary). 0 otherwise, also when unreadable.
+int vis_config_is_vision_file(const char *path);
+
+// Defaults, then the file at path, then the "key=value" sets in order, then
+// vis_config_check. Returns 0 or the first error.
+int vis_config_resolve(VisConfig *cfg, const char *path, const char *const *sets, int n_sets,
+                       char *err, size_t err_sz);
+
 #endif
