@@ -335,6 +335,40 @@ int cfg_set(const CfgSchema *schema, void *cfg, const char *assignment,
     return e.n ? ERR_CONFIG : ERR_OK;
 }
 
+// Appends the message in msg to err at *len, on a line of its own.
+static void append_line(char *err, size_t err_sz, size_t *len, const char *msg) {
+    if (!err || *len + 1 >= err_sz || !msg[0]) {
+        return;
+    }
+    int k = snprintf(err + *len, err_sz - *len, "%s", msg);
+    if (k > 0) {
+        *len += (size_t)k < err_sz - *len ? (size_t)k : err_sz - *len - 1;
+    }
+    if (err[*len - 1] != '\n' && *len + 1 < err_sz) {
+        err[(*len)++] = '\n';
+        err[*len] = '\0';
+    }
+}
+
+int cfg_resolve(const CfgSchema *schema, void *cfg, const char *path,
+                const char *const *sets, int n_sets, char *err, size_t err_sz) {
+    char msg[4096];
+    size_t len = 0;
+    if (err && err_sz) {
+        err[0] = '\0';
+    }
+    msg[0] = '\0';
+    int rc = cfg_load_file(schema, cfg, path, msg, sizeof msg);
+    append_line(err, err_sz, &len, msg);
+    for (int i = 0; i < n_sets; i++) {
+        msg[0] = '\0';
+        int set_rc = cfg_set(schema, cfg, sets[i], msg, sizeof msg);
+        append_line(err, err_sz, &len, msg);
+        rc = rc != 0 ? rc : set_rc;
+    }
+    return rc;
+}
+
 // JSON value of one field.
 static cJSON *field_to_json(const CfgField *f, const void *cfg) {
     const char *base = (const char *)cfg + f->offset;

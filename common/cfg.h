@@ -75,6 +75,13 @@ int cfg_load_file(const CfgSchema *schema, void *cfg, const char *path,
 int cfg_set(const CfgSchema *schema, void *cfg, const char *assignment,
             char *err, size_t err_sz);
 
+// Loads the file at path onto cfg, then applies the overrides sets[0..n_sets)
+// in order. Every error of the file and of each override is reported, one
+// per line; an override is still applied when the file has errors. Returns
+// 0 or the code of the first error.
+int cfg_resolve(const CfgSchema *schema, void *cfg, const char *path,
+                const char *const *sets, int n_sets, char *err, size_t err_sz);
+
 // Builds the full resolved config, defaults included, as a nested object.
 // The caller owns the result (cJSON_Delete).
 cJSON *cfg_to_json(const CfgSchema *schema, const void *cfg);

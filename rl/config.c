@@ -241,15 +241,9 @@ void rl_config_set_steps(RlConfig *cfg, long long steps) {
 int rl_config_load(RlConfig *cfg, const char *path, const char *const *sets, int n_sets,
                    char *err, size_t err_sz) {
     rl_config_defaults(cfg);
-    int rc = cfg_load_file(&schema, cfg, path, err, err_sz);
+    int rc = cfg_resolve(&schema, cfg, path, sets, n_sets, err, err_sz);
     if (rc != 0) {
         return rc;
-    }
-    for (int i = 0; i < n_sets; i++) {
-        rc = cfg_set(&schema, cfg, sets[i], err, err_sz);
-        if (rc != 0) {
-            return rc;
-        }
     }
     if (rl_config_is_conal(cfg)) {
         rl_config_set_steps(cfg, cfg->retrain_steps);

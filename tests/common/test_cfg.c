@@ -177,6 +177,39 @@ static void file_errors_name_file(void) {
     check_rmtree(dir);
 }
 
+// Every error of the file and of the overrides is reported in one message.
+static void resolve_reports_every_error(void) {
+    DemoConfig c;
+    defaults(&c);
+    char dir[256], path[512], err[2048];
+    check_tmpdir(dir, sizeof dir, "cfg");
+    snprintf(path, sizeof path, "%s/two.json", dir);
+    FILE *fp = fopen(path, "w");
+    fputs("{\"train\": {\"stepz\": 5}}\n", fp);
+    fclose(fp);
+    const char *sets[] = {"agent.nope=1", "agent.lr=abc", "agent.method=sac",
+                          "agent.bias=true", "train.steps"};
+    CHECK_EQ_INT(ERR_CONFIG, cfg_resolve(&demo, &c, path, sets, 5, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "config: train.stepz: unknown key\n");
+    CHECK_STR_CONTAINS(err, "config: agent.nope: unknown key");
+    CHECK_STR_CONTAINS(err, "config: agent.lr:");
+    CHECK_STR_CONTAINS(err, "config: agent.method:");
+    CHECK_STR_CONTAINS(err, "--set train.steps: expected key=value");
+    CHECK(strstr(err, "agent.bias") == NULL);
+    CHECK_EQ_INT(1, c.use_bias);
+
+    // no errors: the overrides apply in order
+    defaults(&c);
+    fp = fopen(path, "w");
+    fputs("{\"train\": {\"steps\": 5}}\n", fp);
+    fclose(fp);
+    const char *good[] = {"train.steps=7", "train.steps=9"};
+    CHECK_EQ_INT(ERR_OK, cfg_resolve(&demo, &c, path, good, 2, err, sizeof err));
+    CHECK_EQ_INT(9, c.steps);
+    CHECK_EQ_INT(0, (int)strlen(err));
+    check_rmtree(dir);
+}
+
 int main(void) {
     RUN_TEST(partial_file_keeps_defaults);
     RUN_TEST(errors_name_path_and_value);
@@ -185,5 +218,6 @@ int main(void) {
     RUN_TEST(repeated_key_rejected);
     RUN_TEST(json_roundtrip_and_diff);
     RUN_TEST(file_errors_name_file);
+    RUN_TEST(resolve_reports_every_error);
     return check_summary();
 }

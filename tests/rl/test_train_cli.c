@@ -444,6 +444,17 @@ static void test_bad_configs_and_flags(void) {
     CHECK(run("train tiny.json --out x4 --set agent.method=mt-sac") != 0);
     CHECK_STR_CONTAINS(out_text, "agent.method");
 
+    // every error of the file and of the overrides at once
+    CHECK(run("train bad_key.json --out x4 --set train.nope=3 --set agent.gamma=x "
+              "--set agent.method=mt-sac") != 0);
+    CHECK_STR_CONTAINS(out_text, "train.stepz");
+    CHECK_STR_CONTAINS(out_text, "train.nope");
+    CHECK_STR_CONTAINS(out_text, "agent.gamma");
+    CHECK_STR_CONTAINS(out_text, "agent.method");
+    CHECK(run("config tiny.json --set train.nope=3 --set agent.gamma=x") != 0);
+    CHECK_STR_CONTAINS(out_text, "train.nope");
+    CHECK_STR_CONTAINS(out_text, "agent.gamma");
+
     CHECK(run("train tiny.json --out x5 --set train.checkpoint_interval=30") != 0);
     CHECK_STR_CONTAINS(out_text, "multiple of env.episode_length");
 
