@@ -242,6 +242,19 @@ int rl_config_load(RlConfig *cfg, const char *path, const char *const *sets, int
                    char *err, size_t err_sz) {
     rl_config_defaults(cfg);
     int rc = cfg_resolve(&schema, cfg, path, sets, n_sets, err, err_sz);
+    size_t len = err ? strlen(err) : 0;
+    for (int i = 0; i < n_sets && rl_config_is_conal(cfg); i++) {
+        // a CoNAL run's length is search.steps + retrain.steps, so the
+        // train.steps a saved config.json holds is derived and never read
+        if (strncmp(sets[i], "train.steps=", 12) == 0) {
+            add_problem(err, err_sz, &len,
+                        "config: train.steps: --set %s has no effect with agent.method %s, "
+                        "whose run length is search.steps + retrain.steps; set "
+                        "search.steps or retrain.steps instead (--steps sets retrain.steps)",
+                        sets[i], cfg->method);
+            rc = ERR_CONFIG;
+        }
+    }
     if (rc != 0) {
         return rc;
     }

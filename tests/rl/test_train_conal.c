@@ -430,6 +430,13 @@ static void test_bad_arch_rejected(void) {
     CHECK_STR_CONTAINS(out_text, "pass --arch FILE");
     CHECK(run("train tiny.json --out e7 --threads 1 --set search.steps=30") != 0);
     CHECK_STR_CONTAINS(out_text, "search.steps: 30 is not a multiple");
+
+    // train.steps is derived from search.steps and retrain.steps
+    CHECK(run("train tiny.json --out e8 --threads 1 --set train.steps=400") != 0);
+    CHECK_STR_CONTAINS(out_text, "train.steps: --set train.steps=400 has no effect");
+    CHECK_STR_CONTAINS(out_text, "set search.steps or retrain.steps instead");
+    CHECK(run("config tiny.json --set train.steps=400") != 0);
+    CHECK_STR_CONTAINS(out_text, "train.steps: --set train.steps=400 has no effect");
 }
 
 // ---- variants ----
