@@ -360,7 +360,7 @@ void compare_run_deinit(CompareRun *run) {
 // Writes why run does not match the reference protocol into run->flag and
 // excludes it; leaves it alone when it matches.
 static void check_protocol(CompareRun *run, const CompareRun *ref) {
-    char why[200] = "";
+    char why[256] = "";
     if (run->episode_length != ref->episode_length) {
         snprintf(why, sizeof why, "episode length %d, reference %d", run->episode_length,
                  ref->episode_length);
@@ -382,9 +382,11 @@ static void check_protocol(CompareRun *run, const CompareRun *ref) {
         }
     }
     if (why[0]) {
+        // through a copy, because the compiler cannot tell run from ref
+        char flag[sizeof run->flag];
+        snprintf(flag, sizeof flag, "excluded, protocol differs from %s: %s", ref->dir, why);
+        memcpy(run->flag, flag, sizeof flag);
         run->excluded = 1;
-        snprintf(run->flag, sizeof run->flag, "excluded, protocol differs from %s: %s",
-                 ref->dir, why);
     }
 }
 
