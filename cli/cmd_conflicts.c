@@ -11,8 +11,10 @@
 // layer. The rows are training steps taken evenly from the steps that any
 // run logged, and a cell shows the run's last record at or before the row's
 // step. Outside the steps a run logged (before its first record, after its
-// last) the cell is "-", and so is a layer the record lacks. The bottom row
-// is each column's mean over all records that have it.
+// last) the cell is "-", and so is a layer the record lacks or logs as null
+// (no update in its interval). Records of older runs with "updates": 0 count
+// as null too. The bottom row is each column's mean over the records with a
+// value.
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,9 +149,15 @@ static int read_run(ConflictRun *r, char *err, size_t err_sz) {
                            path, line_no);
         }
         if (cJSON_IsObject(cr)) {
+            // runs written before null ratios log 0 for records without updates
+            const cJSON *updates = cJSON_GetObjectItemCaseSensitive(o, "updates");
+            int no_updates = cJSON_IsNumber(updates) && updates->valuedouble == 0.0;
             r->step[r->n] = (long long)step->valuedouble;
             for (int k = 0; k < 2; k++) {
                 store_ratios(r, k, r->n, cJSON_GetObjectItemCaseSensitive(cr, nets[k]));
+                for (int s = 0; no_updates && s < MAX_LAYERS; s++) {
+                    r->ratio[k][(size_t)r->n * MAX_LAYERS + (size_t)s] = -1.0;
+                }
             }
             r->n++;
         }

@@ -343,11 +343,16 @@ static cJSON *float_array(const float *x, int n) {
 }
 
 // Conflict ratio of every shared layer of net, keyed by layer name
-// ("hidden0", ..., "output"); *mean receives their mean.
-static cJSON *conflict_object(const RlNet *net, double *mean) {
+// ("hidden0", ..., "output"); *mean receives their mean. Without an update
+// at the logging step (measured is 0) there is no ratio, so each is null.
+static cJSON *conflict_object(const RlNet *net, int measured, double *mean) {
     cJSON *a = cJSON_CreateObject();
     double sum = 0.0;
     for (int s = 0; s < net->n_shared; s++) {
+        if (!measured) {
+            cJSON_AddNullToObject(a, net->shared[s].name);
+            continue;
+        }
         double r = rl_net_conflict_ratio(net, s);
         sum += r;
         cJSON_AddNumberToObject(a, net->shared[s].name, r);
@@ -395,8 +400,12 @@ static int record_metrics(Trainer *tr, char *err, size_t err_sz) {
     cJSON_AddItemToObject(o, "temp", float_array(temps, K));
     double conflict_actor = 0.0, conflict_q = 0.0;
     cJSON *conflict = cJSON_CreateObject();
-    cJSON_AddItemToObject(conflict, "actor", conflict_object(tr->sac->actor, &conflict_actor));
-    cJSON_AddItemToObject(conflict, "q1", conflict_object(tr->sac->q1, &conflict_q));
+    // the ratios come from the update of the logging step, which runs once
+    // the random_steps of the phase have passed (the same test as update_step)
+    int measured = tr->step - rl_conal_run_phase_start(&tr->conal) > tr->cfg.random_steps;
+    cJSON_AddItemToObject(conflict, "actor",
+                          conflict_object(tr->sac->actor, measured, &conflict_actor));
+    cJSON_AddItemToObject(conflict, "q1", conflict_object(tr->sac->q1, measured, &conflict_q));
     cJSON_AddItemToObject(o, "conflict_ratio", conflict);
     rl_conal_run_metrics(&tr->conal, tr->sac, o);
     cJSON_AddNumberToObject(o, "sim_truncations", (double)tr->sim_truncations);

@@ -110,6 +110,32 @@ static void test_rows_from_logged_steps(void) {
     CHECK(strstr(out_text, "\n      50 ") == NULL);
 }
 
+// Records without updates (null ratios, or 0 with "updates": 0 in older
+// runs) show "-" and stay out of the mean.
+static void test_records_without_updates(void) {
+    write_run("nu", "mtsac", 0,
+              "{\"step\":100,\"updates\":0,\"conflict_ratio\":{\"actor\":{\"hidden0\":null},"
+              "\"q1\":{\"hidden0\":null}}}\n"
+              "{\"step\":200,\"updates\":100,\"conflict_ratio\":{\"actor\":{\"hidden0\":0.5},"
+              "\"q1\":{\"hidden0\":0.25}}}\n"
+              "{\"step\":300,\"updates\":200,\"conflict_ratio\":{\"actor\":{\"hidden0\":0.25},"
+              "\"q1\":{\"hidden0\":0.75}}}\n");
+    write_run("old0", "mtsac", 0,
+              "{\"step\":100,\"updates\":0,\"conflict_ratio\":{\"actor\":{\"hidden0\":0},"
+              "\"q1\":{\"hidden0\":0}}}\n"
+              "{\"step\":200,\"updates\":100,\"conflict_ratio\":{\"actor\":{\"hidden0\":1},"
+              "\"q1\":{\"hidden0\":0.5}}}\n");
+    CHECK_EQ_INT(0, run("conflicts nu old0"));
+    // actor table: step 100 is "-" in both runs, and the means skip it
+    CHECK_STR_CONTAINS(line_starting("100", 0), "-");
+    CHECK(strstr(line_starting("100", 0), "0.00") == NULL);
+    CHECK_STR_CONTAINS(line_starting("mean", 0), "0.38");
+    CHECK_STR_CONTAINS(line_starting("mean", 0), "1.00");
+    // q1 table
+    CHECK(strstr(line_starting("100", 1), "0.00") == NULL);
+    CHECK_STR_CONTAINS(line_starting("mean", 1), "0.50");
+}
+
 // Three runs of different methods, one without config.json and one written
 // before layers were named (arrays in layer order).
 static void test_three_runs_and_old_records(void) {
@@ -165,6 +191,7 @@ int main(void) {
     check_tmpdir(tmp, sizeof tmp, "conflicts");
     RUN_TEST(test_shorter_run_shows_dash);
     RUN_TEST(test_rows_from_logged_steps);
+    RUN_TEST(test_records_without_updates);
     RUN_TEST(test_three_runs_and_old_records);
     RUN_TEST(test_same_names_use_paths);
     RUN_TEST(test_conflicts_errors);

@@ -227,6 +227,23 @@ static void test_param_counts_in_summary(void) {
     free(summary);
 }
 
+// Records logged before the first update (random_steps is 40) have null
+// conflict ratios; later records have numbers.
+static void test_conflict_null_without_updates(void) {
+    char *m = read_file("r1/metrics.jsonl");
+    int n = 0;
+    for (char *line = strtok(m, "\n"); line; line = strtok(NULL, "\n"), n++) {
+        int before_updates = json_number(line, "step") <= 40.0;
+        int has_null = strstr(line, "\"hidden0\":null") != NULL;
+        CHECK_MSG(has_null == before_updates, "record %d: %.200s", n, line);
+        if (before_updates) {
+            CHECK_MSG(json_number(line, "updates") == 0.0, "record %d: %.200s", n, line);
+        }
+    }
+    CHECK_EQ_INT(6, n);
+    free(m);
+}
+
 // Two runs with the same seed are identical.
 static void test_same_seed_same_run(void) {
     CHECK_EQ_INT(0, run("train tiny.json --out r2 --threads 1 --quiet"));
@@ -589,6 +606,7 @@ int main(void) {
     RUN_TEST(test_run_directory);
     RUN_TEST(test_metrics_wall_throughput);
     RUN_TEST(test_param_counts_in_summary);
+    RUN_TEST(test_conflict_null_without_updates);
     RUN_TEST(test_same_seed_same_run);
     RUN_TEST(test_resume_equals_uninterrupted);
     RUN_TEST(test_steps_not_whole_episodes);
