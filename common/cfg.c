@@ -285,19 +285,41 @@ int cfg_load_file(const CfgSchema *schema, void *cfg, const char *path,
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, n + 1, &end, 1);
     if (!root) {
-        // locate the parse error by line for the message
+        // locate the parse error by line and column (1-based) for the message
         const char *at = end ? end : cJSON_GetErrorPtr();
-        int line = 1;
+        int line = 1, column = 1;
         for (const char *p = text; at && p < at && *p; p++) {
+            column = *p == '\n' ? 1 : column + 1;
             line += *p == '\n';
         }
         free(text);
-        return err_set(err, err_sz, ERR_CONFIG, "config: %s:%d: invalid JSON", path, line);
+        return err_set(err, err_sz, ERR_CONFIG, "config: %s:%d:%d: invalid JSON", path, line,
+                       column);
     }
     free(text);
     rc = cfg_apply_json(schema, cfg, root, err, err_sz);
     cJSON_Delete(root);
     return rc;
+}
+
+// Error for --set on a section such as "env": names the keys under it.
+static int section_error(const CfgSchema *schema, const char *path, char *err,
+                         size_t err_sz) {
+    char keys[1024] = "";
+    size_t len = 0, n = strlen(path);
+    const char *first = NULL;
+    for (int i = 0; i < schema->n_fields && len + 1 < sizeof keys; i++) {
+        const char *p = schema->fields[i].path;
+        if (strncmp(p, path, n) == 0 && p[n] == '.') {
+            first = first ? first : p;
+            int k = snprintf(keys + len, sizeof keys - len, "%s%s", len ? ", " : "", p);
+            len += k > 0 && (size_t)k < sizeof keys - len ? (size_t)k : 0;
+        }
+    }
+    return err_set(err, err_sz, ERR_CONFIG,
+                   "config: %s: a section (an object), not a value (from --set); set one "
+                   "of its keys, e.g. --set %s=VALUE. Keys: %s",
+                   path, first, keys);
 }
 
 int cfg_set(const CfgSchema *schema, void *cfg, const char *assignment,
@@ -315,6 +337,9 @@ int cfg_set(const CfgSchema *schema, void *cfg, const char *assignment,
     memcpy(path, assignment, n);
     path[n] = '\0';
     const CfgField *f = cfg_find(schema, path);
+    if (!f && is_group(schema, path)) {
+        return section_error(schema, path, err, err_sz);
+    }
     if (!f) {
         return err_set(err, err_sz, ERR_CONFIG, "config: %s: unknown key (from --set)", path);
     }

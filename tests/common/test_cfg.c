@@ -101,6 +101,14 @@ static void set_overrides_by_path(void) {
     CHECK_EQ_INT(32, c.hidden[1]);
     CHECK_EQ_INT(ERR_CONFIG, cfg_set(&demo, &c, "agent.nope=1", err, sizeof err));
     CHECK_STR_CONTAINS(err, "agent.nope: unknown key");
+
+    // a section is not a value: the message names its keys
+    CHECK_EQ_INT(ERR_CONFIG, cfg_set(&demo, &c, "agent.actor=5", err, sizeof err));
+    CHECK_STR_CONTAINS(err, "agent.actor: a section (an object), not a value");
+    CHECK_STR_CONTAINS(err, "--set agent.actor.hidden=VALUE");
+    CHECK_EQ_INT(ERR_CONFIG, cfg_set(&demo, &c, "train={}", err, sizeof err));
+    CHECK_STR_CONTAINS(err, "train: a section (an object), not a value");
+    CHECK_STR_CONTAINS(err, "Keys: train.steps");
     CHECK_EQ_INT(ERR_ARG, cfg_set(&demo, &c, "train.steps", err, sizeof err));
     CHECK_EQ_INT(ERR_CONFIG, cfg_set(&demo, &c, "train.steps=abc", err, sizeof err));
     CHECK_STR_CONTAINS(err, "train.steps: expected a positive integer");
@@ -157,14 +165,14 @@ static void file_errors_name_file(void) {
     fputs("{\n  \"train\": {\n    \"steps\": ,\n  }\n}\n", fp);
     fclose(fp);
     CHECK_EQ_INT(ERR_CONFIG, cfg_load_file(&demo, &c, path, err, sizeof err));
-    CHECK_STR_CONTAINS(err, "bad.json:3: invalid JSON");
+    CHECK_STR_CONTAINS(err, "bad.json:3:14: invalid JSON");
 
     // a second value after the first is not one JSON document
     fp = fopen(path, "w");
     fputs("{\"train\": {\"steps\": 1}}\n{\"train\": {\"steps\": 2}}\n", fp);
     fclose(fp);
     CHECK_EQ_INT(ERR_CONFIG, cfg_load_file(&demo, &c, path, err, sizeof err));
-    CHECK_STR_CONTAINS(err, "bad.json:2: invalid JSON");
+    CHECK_STR_CONTAINS(err, "bad.json:2:1: invalid JSON");
 
     // bytes hidden behind a NUL are rejected, not ignored
     fp = fopen(path, "wb");
