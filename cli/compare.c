@@ -70,6 +70,12 @@ static int load_config(CompareRun *run, char *err, size_t err_sz) {
         return ERR_IO;
     }
     const cJSON *method = json_path(root, "agent.method");
+    if (!method && cJSON_HasObjectItem(root, "dataset")) {
+        cJSON_Delete(root);
+        return err_set(err, err_sz, ERR_ARG, "%s is a `conal vision` run, which conal "
+                       "compare does not read; its summary.json has the test metrics and "
+                       "delta_i", run->dir);
+    }
     if (!cJSON_IsString(method) || !method->valuestring[0]) {
         cJSON_Delete(root);
         return err_set(err, err_sz, ERR_FORMAT, "%s: missing string agent.method", path);

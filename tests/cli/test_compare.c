@@ -401,6 +401,19 @@ static void test_run_without_evals_flagged(void) {
     free(set);
 }
 
+// A `conal vision` run directory is named as such, not as a broken config.
+static void test_vision_run_rejected(void) {
+    char dir[1100], err[1024] = "";
+    snprintf(dir, sizeof dir, "%s/vision-run", tmp_root);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    CHECK_EQ_INT(0, system(cmd));
+    write_file(dir, "config.json", "{\"dataset\": \"multifashion\", \"method\": \"hps\"}\n");
+    CompareRun run;
+    CHECK_EQ_INT(ERR_ARG, compare_run_load(&run, dir, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "is a `conal vision` run");
+}
+
 static void test_duplicate_run_excluded(void) {
     char dirs[2][1024], err[1024] = "";
     fixture_write(&base_runs[0], dirs[0], sizeof dirs[0]);
@@ -703,6 +716,7 @@ int main(void) {
     RUN_TEST(test_mismatched_runs_excluded);
     RUN_TEST(test_incomplete_run_marked);
     RUN_TEST(test_run_without_evals_flagged);
+    RUN_TEST(test_vision_run_rejected);
     RUN_TEST(test_duplicate_run_excluded);
     RUN_TEST(test_different_config_excluded);
     RUN_TEST(test_bad_eval_line_rejected);
