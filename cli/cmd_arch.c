@@ -134,7 +134,7 @@ int cmd_arch(int argc, char **argv) {
     }
     if (argc != 2 || argv[1][0] == '-') {
         fprintf(stderr, "usage: conal arch RUN_DIR (run `conal arch --help`)\n");
-        return 1;
+        return 2;
     }
 
     // arch.json once the search is over, otherwise the checkpoint's alpha

@@ -406,17 +406,17 @@ int cmd_conflicts(int argc, char **argv) {
             n_rows = (int)v;
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "conal conflicts: unknown option '%s'\n", argv[i]);
-            return 1;
+            return 2;
         } else if (n_runs == MAX_RUNS) {
             fprintf(stderr, "conal conflicts: at most %d runs\n", MAX_RUNS);
-            return 1;
+            return 2;
         } else {
             runs[n_runs++].dir = argv[i];
         }
     }
     if (n_runs == 0) {
-        fprintf(stderr, "%s", conflicts_usage);
-        return 1;
+        fprintf(stderr, "conal conflicts: missing RUN_DIR\n%s", conflicts_usage);
+        return 2;
     }
 
     int status = 0;

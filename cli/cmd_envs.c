@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/commands.h"
 #include "envs/env.h"
@@ -67,14 +68,23 @@ int cmd_envs(int argc, char **argv) {
             if (strlen(argv[i + 1]) >= sizeof cfg.assets) {
                 fprintf(stderr, "conal envs: --assets path longer than %zu bytes\n",
                         sizeof cfg.assets - 1);
-                return 1;
+                return 2;
             }
             snprintf(cfg.assets, sizeof cfg.assets, "%s", argv[++i]);
         } else {
             fprintf(stderr, "conal envs: unknown or incomplete option '%s'; see --help\n",
                     argv[i]);
-            return 1;
+            return 2;
         }
+    }
+
+    // every task would fail on a missing folder with the same message
+    struct stat st;
+    if (cfg.assets[0] && (stat(cfg.assets, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        fprintf(stderr, "conal envs: --assets: folder '%s' not found or not a directory; "
+                        "give the Meta-World assets folder (the one containing sawyer_xyz/)\n",
+                cfg.assets);
+        return 1;
     }
 
     printf("MuJoCo %s, scenes: %s\n", env_mujoco_version(),

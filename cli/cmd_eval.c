@@ -144,8 +144,11 @@ int cmd_eval(int argc, char **argv) {
     if (task) {
         int t = env_task_index(task);
         if (t < 0) {
-            fprintf(stderr, "conal eval: --task: unknown task '%s'; MT10 tasks are reach-v3 "
-                            "... window-close-v3 (see `conal eval --help`)\n", task);
+            fprintf(stderr, "conal eval: --task: unknown task '%s'; the MT10 tasks are", task);
+            for (int k = 0; k < ENV_N_TASKS; k++) {
+                fprintf(stderr, "%s %s", k ? "," : "", env_task_name(k));
+            }
+            fprintf(stderr, "\n");
             return 2;
         }
         opt.tasks[0] = t;

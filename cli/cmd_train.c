@@ -77,6 +77,11 @@ int cmd_train(int argc, char **argv) {
             opt.quiet = 1;
         } else if (strcmp(a, "--out") == 0) {
             opt.out_dir = argv[++i];
+            if (opt.out_dir[0] == '\0') {
+                fprintf(stderr, "conal train: --out: the directory name is empty; give a run "
+                                "directory, e.g. --out runs/mt10\n");
+                return 2;
+            }
         } else if (strcmp(a, "--arch") == 0) {
             opt.arch_path = argv[++i];
         } else if (strcmp(a, "--seed") == 0) {

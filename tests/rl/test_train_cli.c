@@ -512,6 +512,8 @@ static void test_numeric_flags_rejected(void) {
         {"train tiny.json --out n1 --steps 99999999999999999999",
          "--steps: 99999999999999999999 is too large"},
         {"train tiny.json --out n1 --steps", "--steps: missing value"},
+        {"train tiny.json --out ''", "--out: the directory name is empty"},
+        {"train --resume --out ''", "--out: the directory name is empty"},
         {"train --resume --out r1 --steps 0", "--steps: expected a positive integer, got '0'"},
         {"train tiny.json --out n1 --seed -1",
          "--seed: expected an integer in 0..4294967295, got '-1'"},
@@ -544,6 +546,30 @@ static void test_numeric_flags_rejected(void) {
     CHECK(!file_exists(path));
 }
 
+// A usage error (missing argument, unknown option) exits with status 2 in
+// every command.
+static void test_usage_errors_exit_2(void) {
+    static const char *const cases[] = {
+        "train",           "train tiny.json --bogus", "eval --bogus",
+        "config",          "config --bogus",          "conflicts",
+        "conflicts --bogus", "envs --bogus",          "envs --assets",
+        "arch",            "arch --bogus",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = run(cases[i]);
+        CHECK_MSG(rc == 2, "conal %s: exit status %d, expected 2", cases[i], rc);
+    }
+}
+
+// A missing --assets folder is reported once, not once per task.
+static void test_envs_missing_assets_once(void) {
+    CHECK_EQ_INT(1, run("envs --assets /nonexistent-assets"));
+    static const char *const message = "'/nonexistent-assets' not found";
+    const char *first = strstr(out_text, message);
+    CHECK(first != NULL);
+    CHECK(first && strstr(first + strlen(message), message) == NULL);
+}
+
 // A config given with --resume must match the run apart from train.steps.
 static void test_resume_config_mismatch(void) {
     write_file("other.json",
@@ -569,7 +595,11 @@ static void test_eval_command(void) {
     CHECK_EQ_INT(0, run("eval --random --task push-v3 --episodes 1 --json"));
     CHECK_STR_CONTAINS(out_text, "\"policy\": \"random\"");
     CHECK(run("eval r1 --task reach-v2") != 0);
-    CHECK_STR_CONTAINS(out_text, "reach-v2");
+    CHECK_STR_CONTAINS(out_text, "unknown task 'reach-v2'");
+    CHECK_STR_CONTAINS(out_text, "the MT10 tasks are reach-v3, push-v3, pick-place-v3, "
+                                 "door-open-v3, drawer-open-v3, drawer-close-v3, "
+                                 "button-press-topdown-v3, peg-insert-side-v3, "
+                                 "window-open-v3, window-close-v3\n");
     CHECK(run("eval r1 --goal 50") != 0);
     CHECK_STR_CONTAINS(out_text, "--goal");
 }
@@ -617,6 +647,8 @@ int main(void) {
     RUN_TEST(test_interrupt_then_resume);
     RUN_TEST(test_bad_configs_and_flags);
     RUN_TEST(test_numeric_flags_rejected);
+    RUN_TEST(test_usage_errors_exit_2);
+    RUN_TEST(test_envs_missing_assets_once);
     RUN_TEST(test_resume_config_mismatch);
     RUN_TEST(test_eval_command);
     RUN_TEST(test_config_command);
