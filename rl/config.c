@@ -245,7 +245,7 @@ int rl_config_load(RlConfig *cfg, const char *path, const char *const *sets, int
     size_t len = err ? strlen(err) : 0;
     for (int i = 0; i < n_sets && rl_config_is_conal(cfg); i++) {
         // a CoNAL run's length is search.steps + retrain.steps, so the
-        // train.steps a saved config.json holds is derived and never read
+        // train.steps in a saved config.json is derived and never read
         if (strncmp(sets[i], "train.steps=", 12) == 0) {
             add_problem(err, err_sz, &len,
                         "config: train.steps: --set %s has no effect with agent.method %s, "
