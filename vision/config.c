@@ -136,9 +136,6 @@ int vis_config_is_vision_file(const char *path) {
 int vis_config_resolve(VisConfig *cfg, const char *path, const char *const *sets, int n_sets,
                        char *err, size_t err_sz) {
     vis_config_defaults(cfg);
-    int rc = cfg_load_file(&vis_config_schema, cfg, path, err, err_sz);
-    for (int i = 0; rc == 0 && i < n_sets; i++) {
-        rc = cfg_set(&vis_config_schema, cfg, sets[i], err, err_sz);
-    }
+    int rc = cfg_resolve(&vis_config_schema, cfg, path, sets, n_sets, err, err_sz);
     return rc == 0 ? vis_config_check(cfg, err, err_sz) : rc;
 }

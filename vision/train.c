@@ -714,12 +714,15 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
         return err_set(err, err_sz, ERR_ARG, "no CONFIG given and no config.json to "
                        "resume from");
     }
-    int rc = cfg_load_file(&vis_config_schema, &tr->cfg, path, err, err_sz);
-    if (rc == 0 && opt->seed >= 0) {
-        tr->cfg.seed = opt->seed;
+    int rc = cfg_resolve(&vis_config_schema, &tr->cfg, path, opt->sets, opt->n_sets, err,
+                         err_sz);
+    // --seed applies before the --set overrides, so --set seed=N wins
+    int seed_set = 0;
+    for (int i = 0; i < opt->n_sets; i++) {
+        seed_set |= strncmp(opt->sets[i], "seed=", 5) == 0;
     }
-    for (int i = 0; rc == 0 && i < opt->n_sets; i++) {
-        rc = cfg_set(&vis_config_schema, &tr->cfg, opt->sets[i], err, err_sz);
+    if (rc == 0 && opt->seed >= 0 && !seed_set) {
+        tr->cfg.seed = opt->seed;
     }
     if (rc == 0) {
         rc = vis_config_check(&tr->cfg, err, err_sz);

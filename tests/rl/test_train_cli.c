@@ -471,6 +471,11 @@ static void test_bad_configs_and_flags(void) {
     CHECK(run("config tiny.json --set train.nope=3 --set agent.gamma=x") != 0);
     CHECK_STR_CONTAINS(out_text, "train.nope");
     CHECK_STR_CONTAINS(out_text, "agent.gamma");
+    // vision configs share the mechanism
+    CHECK(run("config " CONAL_SOURCE_DIR "/configs/multifashion-hps.json --set train.nope=3 "
+              "--set seed=x") != 0);
+    CHECK_STR_CONTAINS(out_text, "train.nope");
+    CHECK_STR_CONTAINS(out_text, "config: seed:");
 
     CHECK(run("train tiny.json --out x5 --set train.checkpoint_interval=30") != 0);
     CHECK_STR_CONTAINS(out_text, "multiple of env.episode_length");
