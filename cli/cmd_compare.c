@@ -66,7 +66,7 @@ int cmd_compare(int argc, char **argv) {
             strcmp(a, "--plot") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "conal compare: %s needs a value\n", a);
-                return 1;
+                return 2;
             }
             const char *v = argv[++i];
             if (strcmp(a, "--baseline") == 0) {
@@ -76,7 +76,7 @@ int cmd_compare(int argc, char **argv) {
             } else if (parse_format(v) < 0) {
                 fprintf(stderr, "conal compare: --format %s: expected table, md, csv or json\n",
                         v);
-                return 1;
+                return 2;
             } else {
                 format = (CompareFormat)parse_format(v);
             }
@@ -85,22 +85,22 @@ int cmd_compare(int argc, char **argv) {
         if (a[0] == '-' && a[1] == '-') {
             fprintf(stderr, "conal compare: unknown option '%s'; run `conal compare --help`\n",
                     a);
-            return 1;
+            return 2;
         }
         if (n_dirs >= COMPARE_MAX_RUNS) {
             fprintf(stderr, "conal compare: more than %d run directories\n", COMPARE_MAX_RUNS);
-            return 1;
+            return 2;
         }
         dirs[n_dirs++] = a;
     }
     if (n_dirs == 0) {
         print_usage(stderr);
-        return 1;
+        return 2;
     }
     if (plot && !has_suffix(plot, ".svg") && !has_suffix(plot, ".png")) {
         fprintf(stderr, "conal compare: --plot %s: expected a file name ending in .svg or "
                         ".png\n", plot);
-        return 1;
+        return 2;
     }
 
     CompareSet *set = calloc(1, sizeof *set);

@@ -688,15 +688,17 @@ static void test_cli_exit_codes(void) {
     CHECK_STR_CONTAINS(out, "pcgrad");
     free(out);
 
-    CHECK_EQ_INT(1, run_cli(""));
-    CHECK_EQ_INT(1, run_cli("'%s' --format yaml", dirs[0]));
+    // usage errors exit 2, failures on valid usage exit 1
+    CHECK_EQ_INT(2, run_cli(""));
+    CHECK_EQ_INT(2, run_cli("'%s' --format yaml", dirs[0]));
     snprintf(path, sizeof path, "%s/err.txt", tmp_root);
     char *err = slurp(path, &n);
     CHECK_STR_CONTAINS(err, "--format yaml");
     free(err);
 
     CHECK_EQ_INT(1, run_cli("'%s' --baseline cagrad", dirs[0]));
-    CHECK_EQ_INT(1, run_cli("'%s' --plot out.pdf", dirs[0]));
+    CHECK_EQ_INT(2, run_cli("'%s' --plot out.pdf", dirs[0]));
+    CHECK_EQ_INT(2, run_cli("'%s' --bogus", dirs[0]));
     CHECK_EQ_INT(1, run_cli("'%s/no-such-run'", tmp_root));
     err = slurp(path, &n);
     CHECK_STR_CONTAINS(err, "no-such-run/config.json");
