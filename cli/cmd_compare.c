@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/compare.h"
+#include "cli/compare_vision.h"
 
 static void print_usage(FILE *out) {
     fprintf(out,
@@ -31,7 +32,16 @@ static void print_usage(FILE *out) {
             "  --baseline METHOD   method the p-values compare against (default: mtsac\n"
             "                      when present, else the first method)\n"
             "  --format FORMAT     table (default), md, csv or json, on stdout\n"
-            "  --plot FILE         writes mean success over env steps; .svg or .png\n");
+            "  --plot FILE         writes mean success over env steps; .svg or .png\n\n"
+            "`conal vision` runs (config.json with \"dataset\") are compared instead by\n"
+            "method on their summary.json: each task's test metrics and Delta_I (in\n"
+            "percent against single-task models) as mean +- std over seeds, params, and\n"
+            "train_seconds relative to the slowest method. p is Welch's test against the\n"
+            "baseline (default: stl when present, else the first method) on Delta_I, or\n"
+            "on mean_first_metric when a seed has no Delta_I. Runs without summary.json\n"
+            "and runs whose dataset, data.n_train, data.n_test or train.epochs differ\n"
+            "from the first usable run are excluded and listed. Vision and train runs\n"
+            "cannot be mixed in one call, and --plot does not apply to vision runs.\n");
 }
 
 // Matches a file name's extension, case-sensitively.
@@ -49,6 +59,32 @@ static int parse_format(const char *name) {
         }
     }
     return -1;
+}
+
+// Compares `conal vision` runs; returns the exit code.
+static int compare_vision(const char *const *dirs, int n_dirs, const char *baseline,
+                          CompareFormat format) {
+    VisionSet *set = calloc(1, sizeof *set);
+    if (!set) {
+        fprintf(stderr, "conal compare: out of memory\n");
+        return 1;
+    }
+    char err[2048];
+    if (vision_set_build(set, dirs, n_dirs, baseline, err, sizeof err) != 0) {
+        fprintf(stderr, "conal compare: %s\n", err);
+        free(set);
+        return 1;
+    }
+    for (int i = 0; i < set->n_runs; i++) {
+        if (set->runs[i].flag[0]) {
+            fprintf(stderr, "conal compare: warning: %s: %s\n", set->runs[i].dir,
+                    set->runs[i].flag);
+        }
+    }
+    vision_set_write(set, format, stdout);
+    vision_set_deinit(set);
+    free(set);
+    return 0;
 }
 
 int cmd_compare(int argc, char **argv) {
@@ -103,12 +139,26 @@ int cmd_compare(int argc, char **argv) {
         return 2;
     }
 
+    char err[2048];
+    int kind = compare_runs_kind(dirs, n_dirs, err, sizeof err);
+    if (kind < 0) {
+        fprintf(stderr, "conal compare: %s\n", err);
+        return 2;
+    }
+    if (kind == COMPARE_KIND_VISION) {
+        if (plot) {
+            fprintf(stderr, "conal compare: --plot %s: vision runs have no curve over "
+                            "training to plot; leave --plot out\n", plot);
+            return 2;
+        }
+        return compare_vision(dirs, n_dirs, baseline, format);
+    }
+
     CompareSet *set = calloc(1, sizeof *set);
     if (!set) {
         fprintf(stderr, "conal compare: out of memory\n");
         return 1;
     }
-    char err[2048];
     if (compare_set_build(set, dirs, n_dirs, baseline, err, sizeof err) != 0) {
         fprintf(stderr, "conal compare: %s\n", err);
         free(set);

@@ -13,6 +13,7 @@
 
 #include "cli/compare.h"
 #include "cli/compare_stats.h"
+#include "cli/compare_vision.h"
 #include "common/error.h"
 #include "tests/check.h"
 
@@ -660,6 +661,241 @@ static void test_plots_written(void) {
     free(set);
 }
 
+// ---- vision runs ----
+
+// A `conal vision` run directory under the temporary root: config.json and,
+// unless summary is 0, summary.json with two tasks (top_left acc,
+// bottom_right acc and loss). A NaN delta_i is written as null.
+typedef struct VisionFixture {
+    const char *name;
+    const char *method;
+    int seed;
+    int epochs;
+    int summary;
+    double top_acc, bottom_acc, bottom_loss;
+    double delta_i, mean_first, params, seconds;
+} VisionFixture;
+
+static void vision_fixture_write(const VisionFixture *fx, char *dir, size_t dir_sz) {
+    snprintf(dir, dir_sz, "%s/%s", tmp_root, fx->name);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    CHECK_EQ_INT(0, system(cmd));
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"dataset\": \"multifashion\", \"data\": {\"n_train\": 0, \"n_test\": 500},\n"
+             " \"method\": \"%s\", \"seed\": %d, \"train\": {\"epochs\": %d}}\n",
+             fx->method, fx->seed, fx->epochs);
+    write_file(dir, "config.json", text);
+    if (!fx->summary) {
+        return;
+    }
+    char delta[96];
+    if (isnan(fx->delta_i)) {
+        snprintf(delta, sizeof delta, "null, \"delta_i_missing\": \"no stl summary\"");
+    } else {
+        snprintf(delta, sizeof delta, "%.17g", fx->delta_i);
+    }
+    snprintf(text, sizeof text,
+             "{\"dataset\": \"multifashion\", \"method\": \"%s\", \"seed\": %d,\n"
+             " \"params\": %.0f, \"train_seconds\": %.17g,\n"
+             " \"test\": {\"top_left\": {\"acc\": %.17g},\n"
+             "          \"bottom_right\": {\"acc\": %.17g, \"loss\": %.17g}},\n"
+             " \"mean_first_metric\": %.17g, \"delta_i\": %s}\n",
+             fx->method, fx->seed, fx->params, fx->seconds, fx->top_acc, fx->bottom_acc,
+             fx->bottom_loss, fx->mean_first, delta);
+    write_file(dir, "summary.json", text);
+}
+
+// Two methods with two seeds each, an incomplete run, a run with other
+// epochs and an stl seed whose delta_i is null.
+static const VisionFixture vision_runs[7] = {
+    {"v-hps-s1", "hps", 1, 6, 1, 0.70, 0.80, 0.5, 1.0, 0.75, 1000, 100},
+    {"v-hps-s2", "hps", 2, 6, 1, 0.72, 0.84, 0.7, 3.0, 0.78, 1000, 120},
+    {"v-stl-s1", "stl", 1, 6, 1, 0.68, 0.80, 0.6, 0.0, 0.74, 2000, 200},
+    {"v-stl-s2", "stl", 2, 6, 1, 0.70, 0.78, 0.6, 0.0, 0.74, 2000, 220},
+    {"v-hps-s3", "hps", 3, 6, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"v-stl-s3", "stl", 3, 5, 1, 0.90, 0.90, 0.1, 9.0, 0.90, 2000, 90},
+    {"v-stl-s4", "stl", 4, 6, 1, 0.69, 0.79, 0.6, NAN, 0.74, 2000, 210},
+};
+
+static void write_vision_runs(char dirs[7][1024]) {
+    for (int i = 0; i < 7; i++) {
+        vision_fixture_write(&vision_runs[i], dirs[i], sizeof dirs[i]);
+    }
+}
+
+static int vision_build(VisionSet *set, char dirs[][1024], int n, const char *baseline,
+                        char *err, size_t err_sz) {
+    const char *ptrs[16];
+    for (int i = 0; i < n; i++) {
+        ptrs[i] = dirs[i];
+    }
+    return vision_set_build(set, ptrs, n, baseline, err, err_sz);
+}
+
+static void test_vision_aggregate(void) {
+    char dirs[7][1024], err[1024] = "";
+    write_vision_runs(dirs);
+    VisionSet *set = calloc(1, sizeof *set);
+    CHECK_EQ_INT(0, vision_build(set, dirs, 6, NULL, err, sizeof err));
+    CHECK_EQ_INT(2, set->n_groups);
+    CHECK_EQ_INT(3, set->n_metrics);
+    CHECK(strcmp(set->metrics[2].task, "bottom_right") == 0);
+    CHECK(strcmp(set->metrics[2].name, "loss") == 0);
+    CHECK_EQ_INT(1, set->baseline);   // stl by default
+
+    const VisionGroup *hps = &set->groups[0], *stl = &set->groups[1];
+    CHECK(strcmp(hps->method, "hps") == 0);
+    CHECK_EQ_INT(2, hps->n_runs);
+    CHECK_EQ_INT(2, stl->n_runs);
+    CHECK_NEAR(0.71, hps->metric[0].mean, 1e-12);
+    CHECK_NEAR(sqrt(0.0002), hps->metric[0].std, 1e-12);
+    CHECK_NEAR(0.82, hps->metric[1].mean, 1e-12);
+    CHECK_NEAR(sqrt(0.0008), hps->metric[1].std, 1e-12);
+    CHECK_NEAR(0.6, hps->metric[2].mean, 1e-12);
+    CHECK_NEAR(2.0, hps->delta_i.mean, 1e-12);
+    CHECK_NEAR(sqrt(2.0), hps->delta_i.std, 1e-12);
+    CHECK_NEAR(0.0, stl->delta_i.std, 1e-12);
+    CHECK_NEAR(1000.0, hps->params, 0.0);
+    CHECK_NEAR(110.0, hps->train_seconds, 1e-12);
+    CHECK_NEAR(110.0 / 210.0, hps->time_ratio, 1e-12);
+    CHECK_NEAR(1.0, stl->time_ratio, 1e-12);
+
+    // Delta_I {1, 3} against {0, 0}: t = 2, df = 1, a Cauchy tail
+    CHECK(strcmp(hps->p_on, "delta_i") == 0);
+    CHECK_NEAR(1.0 - 2.0 * atan(2.0) / (4.0 * atan(1.0)), hps->p, 1e-9);
+    CHECK(isnan(stl->p));
+
+    // the incomplete and the mismatched run are flagged and left out
+    CHECK(set->runs[4].excluded);
+    CHECK_STR_CONTAINS(set->runs[4].flag, "incomplete: no summary.json");
+    CHECK(set->runs[5].excluded);
+    CHECK_STR_CONTAINS(set->runs[5].flag, "train.epochs 5, reference 6");
+    CHECK_STR_CONTAINS(set->runs[5].flag, dirs[0]);
+    CHECK(!set->runs[0].excluded && !set->runs[3].excluded);
+    vision_set_deinit(set);
+    free(set);
+}
+
+// A null delta_i leaves the seed out of Delta_I and moves p to
+// mean_first_metric; one seed prints n/a for std and p.
+static void test_vision_null_delta_and_one_seed(void) {
+    char dirs[7][1024], err[1024] = "";
+    write_vision_runs(dirs);
+    char picked[5][1024];
+    const int idx[5] = {0, 1, 2, 3, 6};
+    for (int i = 0; i < 5; i++) {
+        memcpy(picked[i], dirs[idx[i]], sizeof picked[i]);
+    }
+    VisionSet *set = calloc(1, sizeof *set);
+    CHECK_EQ_INT(0, vision_build(set, picked, 5, "stl", err, sizeof err));
+    const VisionGroup *hps = &set->groups[0], *stl = &set->groups[1];
+    CHECK_EQ_INT(3, stl->n_runs);
+    CHECK_EQ_INT(2, stl->delta_i_n);
+    CHECK_EQ_INT(3, stl->metric_n[0]);
+    CHECK_NEAR(0.69, stl->metric[0].mean, 1e-12);
+    // mean_first {0.75, 0.78} against {0.74, 0.74, 0.74}: t = 5/3, df = 1
+    CHECK(strcmp(hps->p_on, "mean_first_metric") == 0);
+    CHECK_NEAR(1.0 - 2.0 * atan(5.0 / 3.0) / (4.0 * atan(1.0)), hps->p, 1e-9);
+    vision_set_deinit(set);
+
+    char one[2][1024];
+    memcpy(one[0], dirs[0], sizeof one[0]);
+    memcpy(one[1], dirs[6], sizeof one[1]);
+    CHECK_EQ_INT(0, vision_build(set, one, 2, NULL, err, sizeof err));
+    CHECK(isnan(set->groups[0].delta_i.std));
+    CHECK(isnan(set->groups[1].delta_i.mean));
+    CHECK(isnan(set->groups[0].p));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    vision_set_write(set, COMPARE_TABLE, out);
+    fclose(out);
+    CHECK_STR_CONTAINS(text, "1.0000 +- n/a");
+    CHECK_STR_CONTAINS(text, "p on first");
+    CHECK_STR_CONTAINS(text, "no Delta_I: no stl summary");
+    free(text);
+    vision_set_deinit(set);
+
+    CHECK_EQ_INT(ERR_ARG, vision_build(set, one, 2, "cagrad", err, sizeof err));
+    CHECK_STR_CONTAINS(err, "--baseline cagrad");
+    free(set);
+}
+
+// Runs vision_set_write into a string the caller frees.
+static char *vision_to_string(const VisionSet *set, CompareFormat format) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    vision_set_write(set, format, out);
+    fclose(out);
+    return text;
+}
+
+static void test_vision_output_formats(void) {
+    char dirs[7][1024], err[1024] = "";
+    write_vision_runs(dirs);
+    VisionSet *set = calloc(1, sizeof *set);
+    CHECK_EQ_INT(0, vision_build(set, dirs, 6, NULL, err, sizeof err));
+
+    char *table = vision_to_string(set, COMPARE_TABLE);
+    CHECK_STR_CONTAINS(table, "against stl");
+    CHECK_STR_CONTAINS(table, "2.0000 +- 1.4142");
+    CHECK_STR_CONTAINS(table, "0.7100 +- 0.0141");
+    CHECK_STR_CONTAINS(table, "bottom_right loss");
+    CHECK_STR_CONTAINS(table, "0.52x");
+    CHECK_STR_CONTAINS(table, "baseline");
+    CHECK_STR_CONTAINS(table, "flagged runs:");
+    CHECK_STR_CONTAINS(table, "no summary.json");
+    free(table);
+
+    char *md = vision_to_string(set, COMPARE_MD);
+    CHECK_STR_CONTAINS(md, "|---|");
+    CHECK_STR_CONTAINS(md, "| hps ");
+    free(md);
+
+    char *csv = vision_to_string(set, COMPARE_CSV);
+    CHECK_STR_CONTAINS(csv, "method,metric,task,mean,std,n_seeds\n");
+    CHECK_STR_CONTAINS(csv, "hps,acc,top_left,0.71,0.0141421,2\n");
+    CHECK_STR_CONTAINS(csv, "hps,delta_i,,2,1.41421,2\n");
+    CHECK_STR_CONTAINS(csv, "hps,time_ratio,,0.52381,,2\n");
+    CHECK_STR_CONTAINS(csv, "stl,n_params,,2000,,2\n");
+    free(csv);
+
+    char *json = vision_to_string(set, COMPARE_JSON);
+    cJSON *root = cJSON_Parse(json);
+    CHECK(root != NULL);
+    CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(root, "kind")->valuestring, "vision") == 0);
+    const cJSON *hps = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "methods"), 0);
+    const cJSON *test = cJSON_GetObjectItemCaseSensitive(hps, "test");
+    const cJSON *loss = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(test, "bottom_right"), "loss");
+    CHECK_NEAR(0.6, cJSON_GetObjectItemCaseSensitive(loss, "mean")->valuedouble, 1e-12);
+    CHECK_NEAR(1.0 - 2.0 * atan(2.0) / (4.0 * atan(1.0)),
+               cJSON_GetObjectItemCaseSensitive(hps, "p")->valuedouble, 1e-9);
+    CHECK_EQ_INT(2, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "flagged")));
+    cJSON_Delete(root);
+    free(json);
+    vision_set_deinit(set);
+    free(set);
+}
+
+// Train and vision runs in one call are refused, naming one of each.
+static void test_vision_and_train_mixed(void) {
+    char vdirs[7][1024], tdirs[6][1024], err[2048] = "";
+    write_vision_runs(vdirs);
+    write_base_runs(tdirs);
+    const char *mixed[3] = {vdirs[0], tdirs[0], vdirs[1]};
+    CHECK_EQ_INT(ERR_ARG, compare_runs_kind(mixed, 3, err, sizeof err));
+    CHECK_STR_CONTAINS(err, vdirs[0]);
+    CHECK_STR_CONTAINS(err, tdirs[0]);
+    const char *vision[2] = {vdirs[0], vdirs[4]};
+    CHECK_EQ_INT(COMPARE_KIND_VISION, compare_runs_kind(vision, 2, err, sizeof err));
+    const char *train[2] = {tdirs[0], tdirs[1]};
+    CHECK_EQ_INT(COMPARE_KIND_TRAIN, compare_runs_kind(train, 2, err, sizeof err));
+}
+
 // ---- the command ----
 
 // Runs the conal binary with arguments and returns its exit code; stdout and
@@ -706,6 +942,36 @@ static void test_cli_exit_codes(void) {
     CHECK_EQ_INT(0, run_cli("--help"));
 }
 
+static void test_cli_vision_runs(void) {
+    char vdirs[7][1024], tdirs[6][1024], path[1100];
+    write_vision_runs(vdirs);
+    write_base_runs(tdirs);
+    size_t n = 0;
+    CHECK_EQ_INT(0, run_cli("'%s' '%s' '%s' '%s' '%s' '%s' --format md", vdirs[0], vdirs[1],
+                            vdirs[2], vdirs[3], vdirs[4], vdirs[5]));
+    snprintf(path, sizeof path, "%s/out.txt", tmp_root);
+    char *out = slurp(path, &n);
+    CHECK_STR_CONTAINS(out, "| hps ");
+    CHECK_STR_CONTAINS(out, "2.0000 +- 1.4142");
+    free(out);
+    snprintf(path, sizeof path, "%s/err.txt", tmp_root);
+    char *err = slurp(path, &n);
+    CHECK_STR_CONTAINS(err, "warning");
+    CHECK_STR_CONTAINS(err, "train.epochs 5");
+    free(err);
+
+    CHECK_EQ_INT(2, run_cli("'%s' '%s'", vdirs[0], tdirs[0]));
+    err = slurp(path, &n);
+    CHECK_STR_CONTAINS(err, "`conal train` run");
+    free(err);
+    CHECK_EQ_INT(2, run_cli("'%s' --plot '%s/v.svg'", vdirs[0], tmp_root));
+    err = slurp(path, &n);
+    CHECK_STR_CONTAINS(err, "no curve");
+    free(err);
+    CHECK_EQ_INT(1, run_cli("'%s' --baseline mtsac", vdirs[0]));
+    CHECK_EQ_INT(1, run_cli("'%s'", vdirs[4]));
+}
+
 int main(void) {
     check_tmpdir(tmp_root, sizeof tmp_root, "compare");
     RUN_TEST(test_betainc_closed_forms);
@@ -726,7 +992,12 @@ int main(void) {
     RUN_TEST(test_speed_from_metrics);
     RUN_TEST(test_output_formats);
     RUN_TEST(test_plots_written);
+    RUN_TEST(test_vision_aggregate);
+    RUN_TEST(test_vision_null_delta_and_one_seed);
+    RUN_TEST(test_vision_output_formats);
+    RUN_TEST(test_vision_and_train_mixed);
     RUN_TEST(test_cli_exit_codes);
+    RUN_TEST(test_cli_vision_runs);
     check_rmtree(tmp_root);
     return check_summary();
 }
