@@ -289,6 +289,7 @@ static void compare_groups(VisionSet *set) {
     }
 }
 
+// Returns the group of method, adding it when new, or -1 when there are too many.
 static int group_for(VisionSet *set, const char *method) {
     for (int g = 0; g < set->n_groups; g++) {
         if (strcmp(set->groups[g].method, method) == 0) {
@@ -298,8 +299,11 @@ static int group_for(VisionSet *set, const char *method) {
     if (set->n_groups >= COMPARE_MAX_GROUPS) {
         return -1;
     }
+    // memcpy, because method points into set and snprintf may not overlap
     VisionGroup *grp = &set->groups[set->n_groups];
-    snprintf(grp->method, sizeof grp->method, "%s", method);
+    size_t len = strnlen(method, sizeof grp->method - 1);
+    memcpy(grp->method, method, len);
+    grp->method[len] = '\0';
     return set->n_groups++;
 }
 

@@ -1,6 +1,6 @@
 // `conal compare` for `conal vision` runs.
 //
-// A vision run directory holds config.json (dataset, data.n_train,
+// A vision run directory contains config.json (dataset, data.n_train,
 // data.n_test, method, seed, train.epochs, ...) and, once training finished,
 // summary.json with params, train_seconds, the test metrics per task
 // ("test": {"top_left": {"acc": F}, ...}), mean_first_metric and delta_i
@@ -28,11 +28,11 @@ typedef enum CompareKind {
     COMPARE_KIND_VISION = 1,   // `conal vision` runs
 } CompareKind;
 
-// Sorts the directories into train and vision runs by their config.json
-// (a vision config has "dataset" and no agent.method; a directory whose
-// config.json cannot be read counts as neither, and the loader of the other
-// kind then reports it). Returns the kind, or ERR_ARG with a message naming
-// one run of each kind when both kinds are given.
+// Sorts the directories into train and vision runs by their config.json. A
+// vision config has "dataset" and no agent.method. A directory whose
+// config.json cannot be read counts as neither, so the loader reports it
+// later. Returns the kind, or ERR_ARG with a message naming one run of each
+// kind when both kinds are given.
 int compare_runs_kind(const char *const *dirs, int n_dirs, char *err, size_t err_sz);
 
 typedef struct VisionRun {
