@@ -15,8 +15,7 @@
 
 // ---- reading one run ----
 
-// Parses path as one JSON document. Returns NULL with a message on failure.
-static cJSON *read_json(const char *path, char *err, size_t err_sz) {
+cJSON *compare_read_json(const char *path, char *err, size_t err_sz) {
     char *text = NULL;
     size_t n = 0;
     if (file_read_all(path, &text, &n, err, err_sz) != 0) {
@@ -65,7 +64,7 @@ static void format_widths(const cJSON *list, char *out, size_t out_sz) {
 static int load_config(CompareRun *run, char *err, size_t err_sz) {
     char path[1100];
     snprintf(path, sizeof path, "%s/config.json", run->dir);
-    cJSON *root = read_json(path, err, err_sz);
+    cJSON *root = compare_read_json(path, err, err_sz);
     if (!root) {
         return ERR_IO;
     }
@@ -273,7 +272,7 @@ static void load_speed(CompareRun *run) {
     run->n_params = NAN;
     snprintf(path, sizeof path, "%s/summary.json", run->dir);
     if (file_exists(path)) {
-        cJSON *root = read_json(path, NULL, 0);
+        cJSON *root = compare_read_json(path, NULL, 0);
         if (root) {
             run->sps = number_field(root, "env_steps_per_s");
             run->n_params = number_field(root, "n_params");

@@ -128,6 +128,17 @@ typedef enum CompareFormat {
 // Writes the comparison in the given format.
 void compare_set_write(const CompareSet *set, CompareFormat format, FILE *out);
 
+// Helpers shared by the train and vision comparisons.
+// Parses path as one JSON document. Returns NULL with a message on failure.
+cJSON *compare_read_json(const char *path, char *err, size_t err_sz);
+// Formats "0.812 +- 0.041" with `digits` decimals, "0.812 +- n/a" with one
+// value, or "n/a".
+void compare_format_stat(const CompareStat *s, int digits, char *out, size_t out_sz);
+// Formats a number with the given printf format, or "n/a" when NaN.
+void compare_format_num(double v, const char *fmt, char *out, size_t out_sz);
+// Adds a number to obj, or null when NaN.
+void compare_json_num(cJSON *obj, const char *key, double v);
+
 // Writes an SVG plot of mean success over env steps, one line per method
 // with a +-1 std band and its label at the line's end. Returns 0 or ERR_IO.
 int compare_plot_svg(const CompareSet *set, const char *path, char *err, size_t err_sz);

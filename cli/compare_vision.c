@@ -10,24 +10,8 @@
 
 #include "cli/compare_stats.h"
 #include "common/error.h"
-#include "common/fileio.h"
 
 // ---- reading ----
-
-// Parses path as one JSON document. Returns NULL with a message on failure.
-static cJSON *read_json(const char *path, char *err, size_t err_sz) {
-    char *text = NULL;
-    size_t n = 0;
-    if (file_read_all(path, &text, &n, err, err_sz) != 0) {
-        return NULL;
-    }
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    if (!root) {
-        err_set(err, err_sz, ERR_FORMAT, "%s: invalid JSON", path);
-    }
-    return root;
-}
 
 // Returns a number field of obj, or NaN when it is missing, null or not a number.
 static double number_or_nan(const cJSON *obj, const char *key) {
@@ -49,7 +33,7 @@ static long long int_or_missing(const cJSON *obj, const char *sub, const char *k
 static int dir_kind(const char *dir) {
     char path[1100], err[256];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    cJSON *root = read_json(path, err, sizeof err);
+    cJSON *root = compare_read_json(path, err, sizeof err);
     if (!root) {
         return -1;
     }
@@ -87,7 +71,7 @@ static int vision_run_load(VisionRun *run, const char *dir, char *err, size_t er
     snprintf(run->dir, sizeof run->dir, "%s", dir);
     char path[1100];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    cJSON *config = read_json(path, err, err_sz);
+    cJSON *config = compare_read_json(path, err, err_sz);
     if (!config) {
         return ERR_IO;
     }
@@ -114,7 +98,7 @@ static int vision_run_load(VisionRun *run, const char *dir, char *err, size_t er
         return 0;
     }
     fclose(probe);
-    run->summary = read_json(path, err, err_sz);
+    run->summary = compare_read_json(path, err, err_sz);
     if (!run->summary) {
         return ERR_FORMAT;
     }
@@ -390,24 +374,9 @@ void vision_set_deinit(VisionSet *set) {
 
 // ---- output ----
 
-// Formats "0.812 +- 0.041", "0.812 +- n/a" with one value, or "n/a".
+// Formats a statistic of test metrics with four decimals.
 static void format_stat(const CompareStat *s, char *out, size_t out_sz) {
-    if (isnan(s->mean)) {
-        snprintf(out, out_sz, "n/a");
-    } else if (isnan(s->std)) {
-        snprintf(out, out_sz, "%.4f +- n/a", s->mean);
-    } else {
-        snprintf(out, out_sz, "%.4f +- %.4f", s->mean, s->std);
-    }
-}
-
-// Formats a number with the given printf format, or "n/a" when NaN.
-static void format_num(double v, const char *fmt, char *out, size_t out_sz) {
-    if (isnan(v)) {
-        snprintf(out, out_sz, "n/a");
-    } else {
-        snprintf(out, out_sz, fmt, v);
-    }
+    compare_format_stat(s, 4, out, out_sz);
 }
 
 // Writes aligned text or Markdown: a summary table, then the test metrics.
@@ -434,16 +403,16 @@ static void write_tables(const VisionSet *set, int markdown, FILE *out) {
         if (g == set->baseline) {
             snprintf(p, sizeof p, "baseline");
         } else {
-            format_num(grp->p, "%.3g", p, sizeof p);
+            compare_format_num(grp->p, "%.3g", p, sizeof p);
         }
         const char *on = "";
         if (g != set->baseline) {
             on = strcmp(grp->p_on, "delta_i") == 0 ? "Delta_I" : "first";
         }
         any_mean_first |= strcmp(on, "first") == 0;
-        format_num(grp->params, "%.0f", params, sizeof params);
-        format_num(grp->train_seconds, "%.1f", secs, sizeof secs);
-        format_num(grp->time_ratio, "%.2fx", ratio, sizeof ratio);
+        compare_format_num(grp->params, "%.0f", params, sizeof params);
+        compare_format_num(grp->train_seconds, "%.1f", secs, sizeof secs);
+        compare_format_num(grp->time_ratio, "%.2fx", ratio, sizeof ratio);
         fprintf(out, "%s%-16s%s%5s%s%-19s%s%9s%s%-8s%s%9s%s%8s%s%6s%s\n", lead, grp->method,
                 sep, seeds, sep, delta, sep, p, sep, on, sep, params, sep, secs, sep, ratio, tail);
     }
@@ -542,19 +511,10 @@ static void write_csv(const VisionSet *set, FILE *out) {
     }
 }
 
-// Adds a number, or null when NaN.
-static void json_num(cJSON *obj, const char *key, double v) {
-    if (isnan(v)) {
-        cJSON_AddNullToObject(obj, key);
-    } else {
-        cJSON_AddNumberToObject(obj, key, v);
-    }
-}
-
 static cJSON *json_stat(const CompareStat *s, int n) {
     cJSON *o = cJSON_CreateObject();
-    json_num(o, "mean", s->mean);
-    json_num(o, "std", s->std);
+    compare_json_num(o, "mean", s->mean);
+    compare_json_num(o, "std", s->std);
     cJSON_AddNumberToObject(o, "n", n);
     return o;
 }
@@ -574,15 +534,15 @@ static void write_json(const VisionSet *set, FILE *out) {
         cJSON_AddItemToObject(m, "delta_i", json_stat(&grp->delta_i, grp->delta_i_n));
         cJSON_AddItemToObject(m, "mean_first_metric",
                               json_stat(&grp->mean_first, grp->n_runs));
-        json_num(m, "p", grp->p);
+        compare_json_num(m, "p", grp->p);
         if (grp->p_on[0]) {
             cJSON_AddStringToObject(m, "p_on", grp->p_on);
         } else {
             cJSON_AddNullToObject(m, "p_on");
         }
-        json_num(m, "n_params", grp->params);
-        json_num(m, "train_seconds", grp->train_seconds);
-        json_num(m, "time_ratio", grp->time_ratio);
+        compare_json_num(m, "n_params", grp->params);
+        compare_json_num(m, "train_seconds", grp->train_seconds);
+        compare_json_num(m, "time_ratio", grp->time_ratio);
         cJSON *test = cJSON_AddObjectToObject(m, "test");
         for (int k = 0; k < set->n_metrics; k++) {
             cJSON *task = cJSON_GetObjectItemCaseSensitive(test, set->metrics[k].task);

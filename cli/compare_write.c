@@ -7,19 +7,22 @@
 
 #include "cli/compare.h"
 
-// Formats "0.812 +- 0.041", "0.812 +- n/a" with one seed, or "n/a".
-static void format_stat(const CompareStat *s, char *out, size_t out_sz) {
+void compare_format_stat(const CompareStat *s, int digits, char *out, size_t out_sz) {
     if (isnan(s->mean)) {
         snprintf(out, out_sz, "n/a");
     } else if (isnan(s->std)) {
-        snprintf(out, out_sz, "%.3f +- n/a", s->mean);
+        snprintf(out, out_sz, "%.*f +- n/a", digits, s->mean);
     } else {
-        snprintf(out, out_sz, "%.3f +- %.3f", s->mean, s->std);
+        snprintf(out, out_sz, "%.*f +- %.*f", digits, s->mean, digits, s->std);
     }
 }
 
-// Formats a number with the given printf format, or "n/a" when NaN.
-static void format_num(double v, const char *fmt, char *out, size_t out_sz) {
+// Formats a statistic of success rates with three decimals.
+static void format_stat(const CompareStat *s, char *out, size_t out_sz) {
+    compare_format_stat(s, 3, out, out_sz);
+}
+
+void compare_format_num(double v, const char *fmt, char *out, size_t out_sz) {
     if (isnan(v)) {
         snprintf(out, out_sz, "n/a");
     } else {
@@ -32,7 +35,7 @@ static void format_p(const CompareSet *set, int g, double p, char *out, size_t o
     if (g == set->baseline) {
         snprintf(out, out_sz, "baseline");
     } else {
-        format_num(p, "%.3g", out, out_sz);
+        compare_format_num(p, "%.3g", out, out_sz);
     }
 }
 
@@ -62,9 +65,9 @@ static void summary_row(const CompareSet *set, int g, SummaryRow *row) {
     format_stat(&grp->final, row->final, sizeof row->final);
     format_p(set, g, grp->p_best, row->p_best, sizeof row->p_best);
     format_p(set, g, grp->p_final, row->p_final, sizeof row->p_final);
-    format_num(grp->sps, "%.1f", row->speed, sizeof row->speed);
-    format_num(grp->speed_ratio, "%.2fx", row->ratio, sizeof row->ratio);
-    format_num(grp->n_params, "%.0f", row->params, sizeof row->params);
+    compare_format_num(grp->sps, "%.1f", row->speed, sizeof row->speed);
+    compare_format_num(grp->speed_ratio, "%.2fx", row->ratio, sizeof row->ratio);
+    compare_format_num(grp->n_params, "%.0f", row->params, sizeof row->params);
 }
 
 // Aligned text or Markdown: a summary table, then per-task success.
@@ -173,8 +176,7 @@ static void write_csv(const CompareSet *set, FILE *out) {
     }
 }
 
-// Adds a number, or null when NaN.
-static void json_num(cJSON *obj, const char *key, double v) {
+void compare_json_num(cJSON *obj, const char *key, double v) {
     if (isnan(v)) {
         cJSON_AddNullToObject(obj, key);
     } else {
@@ -184,8 +186,8 @@ static void json_num(cJSON *obj, const char *key, double v) {
 
 static cJSON *json_stat(const CompareStat *s) {
     cJSON *o = cJSON_CreateObject();
-    json_num(o, "mean", s->mean);
-    json_num(o, "std", s->std);
+    compare_json_num(o, "mean", s->mean);
+    compare_json_num(o, "std", s->std);
     cJSON_AddNumberToObject(o, "step", (double)s->step);
     return o;
 }
@@ -204,11 +206,11 @@ static void write_json(const CompareSet *set, FILE *out) {
         cJSON_AddBoolToObject(m, "incomplete", grp->incomplete);
         cJSON_AddItemToObject(m, "success_best", json_stat(&grp->best));
         cJSON_AddItemToObject(m, "success_final", json_stat(&grp->final));
-        json_num(m, "p_best", grp->p_best);
-        json_num(m, "p_final", grp->p_final);
-        json_num(m, "env_steps_per_s", grp->sps);
-        json_num(m, "speed_ratio", grp->speed_ratio);
-        json_num(m, "n_params", grp->n_params);
+        compare_json_num(m, "p_best", grp->p_best);
+        compare_json_num(m, "p_final", grp->p_final);
+        compare_json_num(m, "env_steps_per_s", grp->sps);
+        compare_json_num(m, "speed_ratio", grp->speed_ratio);
+        compare_json_num(m, "n_params", grp->n_params);
         cJSON *tasks = cJSON_AddObjectToObject(m, "tasks");
         for (int t = 0; t < set->n_tasks; t++) {
             cJSON *task = cJSON_AddObjectToObject(tasks, set->tasks[t]);
@@ -223,8 +225,8 @@ static void write_json(const CompareSet *set, FILE *out) {
         for (int i = 0; i < grp->n_steps; i++) {
             cJSON *pt = cJSON_CreateObject();
             cJSON_AddNumberToObject(pt, "step", (double)grp->steps[i]);
-            json_num(pt, "mean", grp->curve_mean[i]);
-            json_num(pt, "std", grp->curve_std[i]);
+            compare_json_num(pt, "mean", grp->curve_mean[i]);
+            compare_json_num(pt, "std", grp->curve_std[i]);
             cJSON_AddItemToArray(curve, pt);
         }
         cJSON_AddItemToArray(methods, m);
