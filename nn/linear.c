@@ -50,31 +50,18 @@ typedef struct BiasPass {
     NnActivation act;
 } BiasPass;
 
-// y = act(y + b) on rows lo..hi-1.
+// y = act(y + b) on rows lo..hi-1. Each row is still in cache when its
+// activation runs.
 static void bias_act_rows(void *ctx, size_t lo, size_t hi) {
     const BiasPass *p = ctx;
     size_t n_out = p->n_out;
     const float *b = p->b;
     for (size_t r = lo; r < hi; r++) {
         float *y = p->y + r * n_out;
-        switch (p->act) {
-        case NN_ACT_RELU:
-            for (size_t o = 0; o < n_out; o++) {
-                float v = y[o] + b[o];
-                y[o] = v > 0.0f ? v : 0.0f;
-            }
-            break;
-        case NN_ACT_TANH:
-            for (size_t o = 0; o < n_out; o++) {
-                y[o] = tanhf(y[o] + b[o]);
-            }
-            break;
-        default:
-            for (size_t o = 0; o < n_out; o++) {
-                y[o] += b[o];
-            }
-            break;
+        for (size_t o = 0; o < n_out; o++) {
+            y[o] += b[o];
         }
+        nn_activation_forward(p->act, y, y, n_out);
     }
 }
 

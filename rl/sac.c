@@ -202,8 +202,7 @@ static void net_step(RlSac *s, RlNet *net, const NnAdamConfig *adam) {
 // buffers, so they run as one parallel job of two items (nn/gemm.h): with
 // two or more threads, concurrently, each on one thread.
 
-void rl_sac_twin_run(RlSac *s, TeamFn fn, void *ctx) {
-    (void)s;
+void rl_sac_twin_run(TeamFn fn, void *ctx) {
     nn_parallel_run(fn, ctx, 2);
 }
 
@@ -227,7 +226,7 @@ static void twin_forward_item(void *ctx, int i) {
 void rl_sac_twin_forward(RlSac *s, int B, RlNetWeights which, const float **q1,
                          const float **q2) {
     TwinForward job = {.s = s, .B = B, .which = which};
-    rl_sac_twin_run(s, twin_forward_item, &job);
+    rl_sac_twin_run(twin_forward_item, &job);
     *q1 = job.out[0];
     *q2 = job.out[1];
 }
@@ -248,7 +247,7 @@ static void twin_input_grad_item(void *ctx, int i) {
 
 void rl_sac_twin_action_grad(RlSac *s, int B) {
     TwinInputGrad job = {.s = s, .B = B};
-    rl_sac_twin_run(s, twin_input_grad_item, &job);
+    rl_sac_twin_run(twin_input_grad_item, &job);
     size_t rows = (size_t)s->n_tasks * (size_t)B, A = (size_t)s->n_act;
     size_t width = (size_t)s->q1->n_in_total;
     for (size_t r = 0; r < rows; r++) {
@@ -396,7 +395,7 @@ void rl_sac_update_with_noise(RlSac *s, const RlBatch *batch, const float *eps_n
     critic_targets(s, batch, eps_next);
     pack_critic(s, batch->obs, batch->action, B);
     TwinStep step = {.s = s, .B = B, .want_task_grads = want_task_grads};
-    rl_sac_twin_run(s, twin_step_item, &step);
+    rl_sac_twin_run(twin_step_item, &step);
 
     // actor and temperatures, with the updated critics
     s->n_updates++;
@@ -405,7 +404,7 @@ void rl_sac_update_with_noise(RlSac *s, const RlBatch *batch, const float *eps_n
         temperature_step(s, B);
     }
     if (s->n_updates % s->target_update_interval == 0) {
-        rl_sac_twin_run(s, twin_polyak_item, s);
+        rl_sac_twin_run(twin_polyak_item, s);
     }
 }
 

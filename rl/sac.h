@@ -96,7 +96,7 @@ void rl_sac_act(RlSac *sac, const float *obs, int B, int deterministic, RngState
 // rl_sac_twin_run calls fn(ctx, 0) for Q1 and fn(ctx, 1) for Q2, side by
 // side when nn_threads() is two or more.
 RlNet *rl_sac_critic(RlSac *sac, int i);
-void rl_sac_twin_run(RlSac *sac, TeamFn fn, void *ctx);
+void rl_sac_twin_run(TeamFn fn, void *ctx);
 // Both critics on sac->x_critic; *q1 and *q2 point at their outputs.
 void rl_sac_twin_forward(RlSac *sac, int B, RlNetWeights which, const float **q1,
                          const float **q2);

@@ -112,7 +112,7 @@ void rl_sac_conal_arch_update(RlSac *s, const RlBatch *val, const NnAdamConfig *
     td_targets(s, val);
     pack_critic_input(s, val->obs, val->action, B);
     CriticArchJob critics = {.s = s, .B = B};
-    rl_sac_twin_run(s, critic_arch_grad, &critics);
+    rl_sac_twin_run(critic_arch_grad, &critics);
     actor_arch_grad(s, val);
 
     rl_net_conal_arch_step(s->q1, adam);
