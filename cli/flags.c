@@ -24,7 +24,7 @@ static void print_expected(const char *cmd, const char *flag, const char *text, 
 
 int cli_parse_int(const char *cmd, const char *flag, const char *text, long long lo,
                   long long hi, long long *out) {
-    // digits only, so that strtoll never sees the " 5", "+5" or "-5" it accepts
+    // digits only, because strtoll would accept " 5", "+5" and "-5"
     int digits = text[0] != '\0';
     for (const char *p = text; *p && digits; p++) {
         digits = isdigit((unsigned char)*p);

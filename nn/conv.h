@@ -8,9 +8,9 @@
 // Groups of small images, or single large images, run as independent items
 // on the nn/gemm.h team (nn_threads_set), with results that do not depend
 // on the thread count. Backward unfolds the input again instead of keeping
-// the columns of forward: keeping them for a whole batch measured slower in
-// conv_bench (the columns of the second Multi-Fashion layer are 47 MB at
-// batch 256, so they leave the cache between the passes).
+// the columns of forward, because keeping them for a whole batch measured
+// slower in conv_bench. The columns of the second Multi-Fashion layer are
+// 47 MB at batch 256, so they leave the cache between the passes.
 // Zero padding is the same on all four sides. Like NnLinear, the layer owns
 // no memory: W, b, dW, db point into the owner's parameter and gradient
 // blocks, and the column scratch comes from the caller.
@@ -45,10 +45,10 @@ void nn_conv2d_bind(NnConv2d *conv, int n_in, int n_out, int kernel, int stride,
 // the kernel fits the padded input.
 int nn_conv2d_out_size(const NnConv2d *conv, int in);
 
-// Floats of scratch that forward and backward need for B images of H x W
-// on up to `threads` threads (pass nn_threads() of the calls to come): a
-// column and staging block per thread, and per work item room for a part
-// of the weight and bias gradients.
+// Returns the floats of scratch that forward and backward need for B images
+// of H x W on up to `threads` threads (pass nn_threads() of the calls to
+// come). That is a column and staging block per thread, and per work item
+// room for a part of the weight and bias gradients.
 size_t nn_conv2d_scratch_size(const NnConv2d *conv, int B, int H, int W, int threads);
 
 // PyTorch's default Conv2d init: W and b uniform in +-1/sqrt(C*K*K).

@@ -79,8 +79,8 @@ const CfgSchema *rl_config_schema(void);
 int rl_config_check(const RlConfig *cfg, char *err, size_t err_sz);
 
 // Checks that the run length (train.steps, or retrain.steps of a CoNAL
-// config) is a multiple of env.episode_length; from_flag names --steps as
-// the source of the value. Separate from rl_config_check, because runs saved
+// config) is a multiple of env.episode_length. from_flag names --steps as
+// the source of the value in the message. Separate from rl_config_check, because runs saved
 // before this check may end mid-episode and must still load for eval.
 int rl_config_check_steps(const RlConfig *cfg, int from_flag, char *err, size_t err_sz);
 

@@ -1000,9 +1000,9 @@ static int estimate_run(Trainer *tr, char *err, size_t err_sz) {
     }
     double per_update = (now_seconds() - t0) / n_upd;
 
-    // a CoNAL search adds an architecture step on a validation batch to each
-    // update; its retrain phase runs the derived network, which is smaller
-    // than the supernet, so the supernet's weight step bounds it from above
+    // A CoNAL search adds an architecture step on a validation batch to each
+    // update. Its retrain phase runs the derived network, which is smaller
+    // than the supernet, so the supernet's weight step bounds it from above.
     int search = tr->conal.active && !tr->conal.retraining;
     double per_arch = 0.0;
     if (search) {

@@ -298,9 +298,10 @@ static void conv_backward_rows(const VisConvBlock *blk, const float *w, const fl
                        n, H, W, blk->col);
 }
 
-// Batch norm backward in place on da (rows x F x Hc x Wc): the gamma and
-// beta gradients of each block of rows (or of all rows) into gw, then the
-// input gradient over all rows, whose batch statistics couple the blocks.
+// Runs batch norm backward in place on da (rows x F x Hc x Wc). The gamma
+// and beta gradients of each block of rows (or of all rows) go into gw. The
+// input gradient is taken over all rows, whose batch statistics couple the
+// blocks.
 static void bn_backward(const VisConvBlock *blk, const float *w, const Span *sp, float *da,
                         float *gw, size_t gw_stride, int n_blocks, int block_rows) {
     int H = conv_h(blk), W = conv_w(blk), rows = n_blocks * block_rows;

@@ -35,7 +35,7 @@
 // The supernet runs the copies of a slot (one per task or branch owner) as
 // parallel items on the nn/gemm.h team, and the copies share this scratch,
 // so a mutex lets one call of a block run at a time.
-// NOTE: copies of one slot therefore do not run side by side; a call made
+// NOTE: copies of one slot therefore do not run side by side. A call made
 // from inside such an item also runs its convolution on one thread.
 #ifndef VISION_BLOCK_H
 #define VISION_BLOCK_H

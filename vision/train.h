@@ -14,7 +14,7 @@
 // dataset has loaded. SIGINT or SIGTERM stops a run between two steps and
 // writes checkpoint.bin with the epoch in progress (its image order, its
 // next batch and its loss sums), so resume continues that epoch where it
-// stopped; a run killed otherwise resumes after its last finished epoch.
+// stopped. A run killed otherwise resumes after its last finished epoch.
 // Delta_I in summary.json needs an STL run (stl_summary) whose config.json
 // agrees on dataset, data.dir, data.n_train, data.n_test and train.epochs;
 // otherwise delta_i is null and delta_i_missing says which key differs.
