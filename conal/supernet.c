@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "conal/gradmix.h"
 #include "nn/gemm.h"
 
 #define SLOT_LIMIT (CONAL_MAX_SLOTS + 2)
@@ -57,12 +58,11 @@ struct ConalNetImpl {
     int shared_used[SLOT_LIMIT][CONAL_MAX_TASKS];
     size_t dec_off[CONAL_MAX_TASKS];           // decoder parameters of task t
     size_t rest_off;                           // first float after the shared modules
-    float *ones;                               // (K) for summing D's rows
     float *gram;                               // (n_slots x K x K) Gram matrix per module
-    float *gram_parts;                         // (n_chunks x K x K) per-chunk Gram products
+    double *gram_parts;                        // (n_chunks x K x K) per-chunk Gram products
     int gram_valid;                            // 1 when gram matches D of the last backward
     ConalWorkspace ws[2];                      // online, target
-    float *mem;                                // owns every buffer above
+    float *mem;                                // owns every float buffer above
 };
 
 // ---- layout ----
@@ -306,19 +306,28 @@ static size_t gram_chunks(const ConalNetImpl *im, size_t n) {
     return (n + chunk - 1) / chunk;
 }
 
+// Doubles of the Gram pass's per-chunk products (K x K per chunk of the
+// widest shared module).
+static size_t gram_parts_size(const ConalNet *net) {
+    const ConalNetImpl *im = net->impl;
+    size_t max_chunks = 1;
+    for (int q = 1; q < im->P; q++) {
+        size_t chunks = gram_chunks(im, net->shared_n[q - 1]);
+        max_chunks = chunks > max_chunks ? chunks : max_chunks;
+    }
+    return max_chunks * (size_t)im->K * (size_t)im->K;
+}
+
 // Floats of the workspace block: activations, their gradients, D, Gram.
 static size_t impl_mem_floats(const ConalNet *net, int with_target) {
     const ConalNetImpl *im = net->impl;
     size_t K = (size_t)im->K;
     size_t n = workspace_floats(&net->spec, im, 1) +
                (with_target ? workspace_floats(&net->spec, im, 0) : 0);
-    size_t max_chunks = 0;
     for (int q = 1; q < im->P; q++) {
         n += K * net->shared_n[q - 1];
-        size_t chunks = gram_chunks(im, net->shared_n[q - 1]);
-        max_chunks = chunks > max_chunks ? chunks : max_chunks;
     }
-    return n + K + (size_t)CONAL_MAX_SLOTS * K * K + max_chunks * K * K;
+    return n + (size_t)CONAL_MAX_SLOTS * K * K;
 }
 
 // Allocates the workspace block and points every buffer into it; returns 0
@@ -342,13 +351,11 @@ static int impl_alloc(ConalNet *net, int with_target, char *err, size_t err_sz) 
         net->task_grads[q - 1] = net->shared_n[q - 1] ? p : NULL;
         p += K * net->shared_n[q - 1];
     }
-    im->ones = p;
-    p += K;
     im->gram = p;
-    p += (size_t)CONAL_MAX_SLOTS * K * K;
-    im->gram_parts = p;
-    for (size_t t = 0; t < K; t++) {
-        im->ones[t] = 1.0f;
+    im->gram_parts = calloc(gram_parts_size(net), sizeof(double));
+    if (!im->gram_parts) {
+        return err_set(err, err_sz, ERR_NOMEM, "conal net: cannot allocate the Gram pass's "
+                       "%zu partial products", gram_parts_size(net));
     }
     return 0;
 }
@@ -431,8 +438,9 @@ size_t conal_spec_estimate_bytes(const ConalNetSpec *spec, int with_target) {
     size_t blocks = 4 + (with_target ? 1 : 0);   // w, g, m, v (+ target)
     size_t alpha = spec->derived ? 0 : 4 * (size_t)net->spec.n_tasks * (size_t)net->P;
     size_t floats = blocks * n_params + alpha + impl_mem_floats(net, with_target);
+    size_t bytes = floats * sizeof(float) + gram_parts_size(net) * sizeof(double);
     conal_net_destroy(net);
-    return floats * sizeof(float);
+    return bytes;
 }
 
 ConalNet *conal_net_create(const ConalNetSpec *spec, int with_target, RngState *rng,
@@ -477,6 +485,7 @@ void conal_net_destroy(ConalNet *net) {
         }
         free(im->blk_of);
         free(im->mem);
+        free(im->gram_parts);
         free(im);
     }
     nn_params_deinit(&net->params);
@@ -714,41 +723,47 @@ static void specific_backward_item(void *ctx, int i) {
 typedef struct GramJob {
     ConalNet *net;
     int q;
+    int add_sum;    // 1: also add D's rows to params.g
 } GramJob;
 
-// Chunk c of D: its Gram product (upper triangle) into gram_parts and its
-// column sums added to the summed gradient.
+// Chunk c of D: its task rows added to the summed gradient (with add_sum)
+// and its Gram product into gram_parts, while the chunk is in cache.
 static void gram_chunk_item(void *ctx, int c) {
     const GramJob *job = ctx;
     ConalNet *net = job->net;
     ConalNetImpl *im = net->impl;
     size_t K = (size_t)im->K, n = net->shared_n[job->q - 1], chunk = gram_chunk(im);
     size_t c0 = (size_t)c * chunk;
-    int len = (int)(n - c0 < chunk ? n - c0 : chunk);
+    size_t len = n - c0 < chunk ? n - c0 : chunk;
     const float *D = net->task_grads[job->q - 1] + c0;
     float *g = net->params.g + net->shared_off[job->q - 1] + c0;
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, im->K, len, 1.0f, D, (int)n, 0.0f,
-                im->gram_parts + (size_t)c * K * K, im->K);
-    cblas_sgemv(CblasRowMajor, CblasTrans, im->K, len, 1.0f, D, (int)n, im->ones, 1, 1.0f, g,
-                1);
+    for (size_t t = 0; job->add_sum && t < K; t++) {
+        const float *row = D + t * n;
+        for (size_t i = 0; i < len; i++) {
+            g[i] += row[i];
+        }
+    }
+    double *part = im->gram_parts + (size_t)c * K * K;
+    memset(part, 0, K * K * sizeof(double));
+    conal_gram_accumulate(D, im->K, len, n, part);
 }
 
 // One pass over D of shared module q, in column chunks that stay in cache
-// and run in parallel: the Gram matrix G = D D^T (upper triangle, the chunks'
-// products summed in chunk order) and the summed gradient g += 1^T D, which
+// and run in parallel: the Gram matrix G = D D^T (the chunks' products summed
+// in chunk order) and, with add_sum, the summed gradient g += 1^T D, which
 // params.g always contains after a backward.
-static void gram_and_sum(ConalNet *net, int q) {
+static void gram_pass(ConalNet *net, int q, int add_sum) {
     ConalNetImpl *im = net->impl;
     size_t K = (size_t)im->K, n_chunks = gram_chunks(im, net->shared_n[q - 1]);
-    GramJob job = {net, q};
+    GramJob job = {net, q, add_sum};
     nn_parallel_run(gram_chunk_item, &job, (int)n_chunks);
     float *G = im->gram + (size_t)(q - 1) * K * K;
-    memcpy(G, im->gram_parts, K * K * sizeof(float));
-    for (size_t c = 1; c < n_chunks; c++) {
-        const float *part = im->gram_parts + c * K * K;
-        for (size_t i = 0; i < K * K; i++) {
-            G[i] += part[i];
+    for (size_t i = 0; i < K * K; i++) {
+        double sum = 0.0;
+        for (size_t c = 0; c < n_chunks; c++) {
+            sum += im->gram_parts[c * K * K + i];
         }
+        G[i] = (float)sum;
     }
 }
 
@@ -794,7 +809,7 @@ static void shared_backward(ConalNet *net, ConalWorkspace *ws, int q, int B, int
     }
 
     if (per_task) {
-        gram_and_sum(net, q);
+        gram_pass(net, q, 1);
     }
 }
 
@@ -898,13 +913,12 @@ static int measure_conflicts(ConalNet *net, ConalStepReport *rep) {
         if (n == 0) {
             continue;
         }
-        // G = D D^T (upper triangle): from the backward, or one ssyrk when the
-        // caller wrote D itself
-        float *G = im->gram + (size_t)(q - 1) * (size_t)im->K * (size_t)im->K;
+        // G = D D^T: from the backward, or a Gram pass when the caller wrote
+        // D itself
         if (!im->gram_valid) {
-            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, im->K, (int)n, 1.0f,
-                        net->task_grads[q - 1], (int)n, 0.0f, G, im->K);
+            gram_pass(net, q, 0);
         }
+        const float *G = im->gram + (size_t)(q - 1) * (size_t)im->K * (size_t)im->K;
         int neg, pairs;
         if (conal_conflict_scan(G, im->K, &neg, &pairs) && first == im->P) {
             first = q;

@@ -179,7 +179,7 @@ void conal_net_branch_weights(const ConalNet *net, int t, float *out);
 // pair is negative.
 int conal_conflict_scan(const float *gram, int K, int *n_negative, int *n_pairs);
 
-// Gram matrix D D^T (K x K, upper triangle valid) of shared slot q (1-based)
+// Gram matrix D D^T (K x K, both triangles) of shared slot q (1-based)
 // from the last backward with per-task gradients or the last step; NULL when
 // the slot has no shared module.
 const float *conal_net_gram(const ConalNet *net, int q);
