@@ -6,9 +6,13 @@
 //   search   the CoNAL supernet (input 39): an alpha step on a validation
 //            batch, then a weight step with conflict noticing
 //   retrain  a derived network with per-task gradients, Gram matrices and
-//            conflict ratios (the diagnostics), random loss weights
-//   retrain_nodiag  the same with the diagnostics off, as between log steps
+//            conflict ratios (the diagnostics, CONAL_CONFLICT_OBSERVE as the
+//            trainer runs them on one update in train.conflict_interval),
+//            random loss weights
+//   retrain_nodiag  the same with the diagnostics off, as on the other updates
 //   plain    the same derived network without any of that machinery
+// The retrain goals are on the average update of a retrain, one measured
+// update per --conflict-interval (train.conflict_interval's default, 10).
 // The reference of each is the list of cblas_sgemm calls it made (recorded
 // by wrapping cblas_sgemm in this program, on one thread so that no product
 // is split), replayed on the same operand buffers, and nothing else. The
@@ -303,24 +307,28 @@ static void time_subjects(Subject *subs, const Reference *refs, int n_subs, int 
 }
 
 int main(int argc, char **argv) {
-    int samples = 11, threads = 2;
+    int samples = 11, threads = 2, interval = 10;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--samples") == 0 && i + 1 < argc) {
             samples = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             threads = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--conflict-interval") == 0 && i + 1 < argc) {
+            interval = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             only = argv[++i];
         } else {
-            fprintf(stderr, "usage: conal_bench [--samples N] [--threads T] [--only NAME]\n"
+            fprintf(stderr, "usage: conal_bench [--samples N] [--threads T] "
+                            "[--conflict-interval N] [--only NAME]\n"
                             "  --only runs one update (mtsac, search, retrain, "
                             "retrain_nodiag, plain) without the summary, for profiling\n");
             return 1;
         }
     }
-    if (samples < 1 || threads < 1) {
-        fprintf(stderr, "conal_bench: --samples and --threads must be positive\n");
+    if (samples < 1 || threads < 1 || interval < 1) {
+        fprintf(stderr, "conal_bench: --samples, --threads and --conflict-interval must be "
+                        "positive\n");
         return 1;
     }
     // POSIX's idiom for a function pointer from dlsym, which ISO C cannot cast
@@ -351,7 +359,7 @@ int main(int argc, char **argv) {
     Subject subjects[N_SUBJECTS] = {
         {.name = "mtsac"},
         {.name = "search", .conflict = CONAL_CONFLICT_NOTICE},
-        {.name = "retrain", .conflict = CONAL_CONFLICT_MEASURE, .loss_weights = 1},
+        {.name = "retrain", .conflict = CONAL_CONFLICT_OBSERVE, .loss_weights = 1},
         {.name = "retrain_nodiag", .conflict = CONAL_CONFLICT_OFF, .loss_weights = 1},
         {.name = "plain", .conflict = CONAL_CONFLICT_OFF},
     };
@@ -392,14 +400,19 @@ int main(int argc, char **argv) {
     }
     time_subjects(subjects, refs, N_SUBJECTS, samples, t);
 
-    // the goals
-    double conflict_share = (t[2].ms - t[3].ms) / t[2].ms;
-    double conflict_share_cpu = (t[2].cpu_ms - t[3].cpu_ms) / t[2].cpu_ms;
+    // the goals; a retrain's average update measures once per interval
+    double extra = t[2].ms - t[3].ms, extra_cpu = t[2].cpu_ms - t[3].cpu_ms;
+    double avg = t[3].ms + extra / interval, avg_cpu = t[3].cpu_ms + extra_cpu / interval;
     printf("search_vs_ref=%.3f cpu=%.3f (goal >= 0.80)\n", t[1].ref_ms / t[1].ms,
            t[1].ref_cpu_ms / t[1].cpu_ms);
-    printf("conflict_share_of_retrain=%.3f cpu=%.3f (goal <= 0.05)\n", conflict_share,
-           conflict_share_cpu);
-    printf("retrain_vs_plain=%.3f cpu=%.3f (goal <= 1.15)\n", t[2].ms / t[4].ms,
+    printf("conflict_share_of_measured_update=%.3f cpu=%.3f\n", extra / t[2].ms,
+           extra_cpu / t[2].cpu_ms);
+    printf("conflict_share_of_retrain=%.3f cpu=%.3f with 1 update in %d measured "
+           "(goal <= 0.05)\n", extra / interval / avg, extra_cpu / interval / avg_cpu,
+           interval);
+    printf("retrain_vs_plain=%.3f cpu=%.3f (goal <= 1.15)\n", avg / t[4].ms,
+           avg_cpu / t[4].cpu_ms);
+    printf("measured_update_vs_plain=%.3f cpu=%.3f\n", t[2].ms / t[4].ms,
            t[2].cpu_ms / t[4].cpu_ms);
     printf("retrain_nodiag_vs_plain=%.3f cpu=%.3f\n", t[3].ms / t[4].ms,
            t[3].cpu_ms / t[4].cpu_ms);

@@ -60,6 +60,7 @@ struct ConalNetImpl {
     size_t rest_off;                           // first float after the shared modules
     float *gram;                               // (n_slots x K x K) Gram matrix per module
     double *gram_parts;                        // (n_chunks x K x K) per-chunk Gram products
+    float *dy_copy;                            // (K*B x widest d_q) for OBSERVE, on first use
     int gram_valid;                            // 1 when gram matches D of the last backward
     ConalWorkspace ws[2];                      // online, target
     float *mem;                                // owns every float buffer above
@@ -486,6 +487,7 @@ void conal_net_destroy(ConalNet *net) {
         free(im->blk_of);
         free(im->mem);
         free(im->gram_parts);
+        free(im->dy_copy);
         free(im);
     }
     nn_params_deinit(&net->params);
@@ -767,24 +769,15 @@ static void gram_pass(ConalNet *net, int q, int add_sum) {
     }
 }
 
-// Backward of shared module q into dS[q-1] (when need_dx) and its parameter
-// gradient: summed, or per task into D when per-task gradients are on.
-static void shared_backward(ConalNet *net, ConalWorkspace *ws, int q, int B, int flags,
-                            int need_dx) {
+// Runs shared module q's backward over each run of consecutive tasks that
+// use it, reading dy from dy_base (K*B rows): parameter gradients summed into
+// params.g, or per task into D when per_task; dx into dS[q-1] when need_dx.
+static void shared_runs(ConalNet *net, ConalWorkspace *ws, int q, int B, int flags,
+                        float *dy_base, int per_task, int need_dx) {
     ConalNetImpl *im = net->impl;
     const ConalModule *m = &net->spec.slots[q - 1];
     size_t din = (size_t)im->width[q - 1], dout = (size_t)im->width[q], rows = (size_t)B;
     size_t n = net->shared_n[q - 1];
-    int per_task = (flags & CONAL_GRAD_WEIGHTS) && net->conflict != CONAL_CONFLICT_OFF;
-    // rows the module's dx does not overwrite start at zero
-    for (int t = 0; need_dx && t < im->K; t++) {
-        if (n == 0 || !im->shared_used[q][t]) {
-            memset(ws->dS[q - 1] + (size_t)t * rows * din, 0, rows * din * sizeof(float));
-        }
-    }
-    if (n == 0) {
-        return;
-    }
     for (int t0 = 0; t0 < im->K;) {
         if (!im->shared_used[q][t0]) {
             t0++;
@@ -802,12 +795,51 @@ static void shared_backward(ConalNet *net, ConalWorkspace *ws, int q, int B, int
             gw = net->params.g + net->shared_off[q - 1];
         }
         m->ops->backward(m, net->params.w + net->shared_off[q - 1], ws->S[q - 1] + row0 * din,
-                         ws->S[q] + row0 * dout, ws->dS[q] + row0 * dout,
+                         ws->S[q] + row0 * dout, dy_base + row0 * dout,
                          need_dx ? ws->dS[q - 1] + row0 * din : NULL, gw, per_task ? n : 0,
                          t1 - t0, B);
         t0 = t1;
     }
+}
 
+// Backward of shared module q into dS[q-1] (when need_dx) and its parameter
+// gradient: summed, or per task into D when per-task gradients are on. With
+// OBSERVE the summed gradient takes the same path as without per-task
+// gradients, and D comes from a second pass over a copy of dy (the module's
+// backward overwrites dy).
+static void shared_backward(ConalNet *net, ConalWorkspace *ws, int q, int B, int flags,
+                            int need_dx) {
+    ConalNetImpl *im = net->impl;
+    size_t din = (size_t)im->width[q - 1], dout = (size_t)im->width[q], rows = (size_t)B;
+    size_t n = net->shared_n[q - 1];
+    int per_task = (flags & CONAL_GRAD_WEIGHTS) && net->conflict != CONAL_CONFLICT_OFF;
+    int observe = per_task && net->conflict == CONAL_CONFLICT_OBSERVE;
+    // rows the module's dx does not overwrite start at zero
+    for (int t = 0; need_dx && t < im->K; t++) {
+        if (n == 0 || !im->shared_used[q][t]) {
+            memset(ws->dS[q - 1] + (size_t)t * rows * din, 0, rows * din * sizeof(float));
+        }
+    }
+    if (n == 0) {
+        return;
+    }
+    if (observe) {
+        if (!im->dy_copy) {
+            int widest = 0;
+            for (int p = 1; p < im->P; p++) {
+                widest = im->width[p] > widest ? im->width[p] : widest;
+            }
+            im->dy_copy = err_xmalloc((size_t)im->K * (size_t)net->spec.max_block *
+                                          (size_t)widest * sizeof(float),
+                                      "conal observe buffer");
+        }
+        memcpy(im->dy_copy, ws->dS[q], (size_t)im->K * rows * dout * sizeof(float));
+        shared_runs(net, ws, q, B, flags, ws->dS[q], 0, need_dx);
+        shared_runs(net, ws, q, B, flags, im->dy_copy, 1, 0);
+        gram_pass(net, q, 0);
+        return;
+    }
+    shared_runs(net, ws, q, B, flags, ws->dS[q], per_task, need_dx);
     if (per_task) {
         gram_pass(net, q, 1);
     }

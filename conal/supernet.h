@@ -55,6 +55,8 @@ typedef enum ConalConflictMode {
     CONAL_CONFLICT_MEASURE = 1,  // per-task gradients, Gram matrix and conflict ratio
     CONAL_CONFLICT_NOTICE = 2,   // measure, and skip the step of a conflicting shared
                                  // module and of every later shared module
+    CONAL_CONFLICT_OBSERVE = 3,  // measure, with the summed gradient computed bit for
+                                 // bit as with OFF (one more product per shared module)
 } ConalConflictMode;
 
 typedef struct ConalNetSpec {

@@ -95,6 +95,10 @@ static const CfgField fields[] = {
                 "replay buffer capacity per task, in transitions"),
     CFG_F_INT64("train.log_interval", RlConfig, log_interval, 1, BIG,
                 "steps between progress lines and metrics.jsonl records"),
+    CFG_F_INT("train.conflict_interval", RlConfig, conflict_interval, 1, 1000000,
+              "updates between conflict-ratio measurements where the update itself needs "
+              "no per-task gradients (MT-SAC, MH-SAC, CoNAL retrain); every update of a "
+              "CoNAL search, PCGrad or CAGrad is measured"),
     CFG_F_INT64("train.eval_interval", RlConfig, eval_interval, 0, BIG,
                 "steps between evaluations; 0 evaluates only at the last step"),
     CFG_F_INT("train.eval_episodes", RlConfig, eval_episodes, 1, 100000,
@@ -155,6 +159,7 @@ void rl_config_defaults(RlConfig *cfg) {
     cfg->updates_per_step = 1;
     cfg->replay_capacity = 1000000;
     cfg->log_interval = 1500;
+    cfg->conflict_interval = 10;
     cfg->eval_interval = 10000;
     cfg->eval_episodes = 1;
     cfg->checkpoint_interval = 15000;

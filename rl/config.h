@@ -62,6 +62,7 @@ typedef struct RlConfig {
     int updates_per_step;           // gradient updates per step once training started
     long long replay_capacity;      // transitions per task
     long long log_interval;         // steps between progress lines and metrics records
+    int conflict_interval;          // updates between conflict-ratio measurements
     long long eval_interval;        // steps between evaluations (0: only at the end)
     int eval_episodes;              // deterministic episodes per task per evaluation
     long long checkpoint_interval;  // steps between checkpoints (0: only at the end)

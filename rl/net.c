@@ -161,6 +161,7 @@ typedef struct SplitJob {
     float *g;                          // the layer's summed gradient in params.g
     double *parts;                     // (chunks x K x K)
     int K, B;
+    int add_sum;                       // 1: g is the sum of D's rows
 } SplitJob;
 
 // Task t's block of D: dW_t = dz_t^T x_t and db_t = column sums of dz_t,
@@ -184,7 +185,7 @@ static void split_chunk_item(void *ctx, int c) {
     const RlSharedLayer *sl = job->sl;
     size_t b = (size_t)c * GRAM_CHUNK;
     size_t len = sl->n - b < GRAM_CHUNK ? sl->n - b : GRAM_CHUNK;
-    for (int t = 0; t < job->K; t++) {
+    for (int t = 0; job->add_sum && t < job->K; t++) {
         const float *row = sl->d + (size_t)t * sl->n + b;
         for (size_t i = 0; i < len; i++) {
             job->g[b + i] += row[i];
@@ -195,17 +196,23 @@ static void split_chunk_item(void *ctx, int c) {
     conal_gram_accumulate(sl->d + b, job->K, len, sl->n, part);
 }
 
-// Backward through a shared level, splitting the weight gradient by task
-// into the level's D block and summing the rows into params.g, with the
-// Gram matrix D D^T: the chunks' products are added in chunk order.
+// Backward through a shared level with its weight gradient split by task
+// into the level's D block and the Gram matrix D D^T (the chunks' products
+// added in chunk order). With from_d the summed gradient in params.g is the
+// sum of D's rows, which saves a product; otherwise it comes from the same
+// full-batch product as a backward without D, so observing the per-task
+// gradients leaves the update bit for bit unchanged.
 static void shared_backward_split(RlNet *net, DenseLevel *lv, const float *x,
-                                  const float *dz, float *dx, int B) {
+                                  const float *dz, float *dx, int B, int from_d) {
     Dense *d = net->impl;
     int K = net->spec.n_tasks;
     RlSharedLayer *sl = &net->shared[lv->shared_index];
-    SplitJob job = {sl, lv, x, dz, net->params.g + sl->offset, d->gram_parts, K, B};
+    SplitJob job = {sl, lv, x, dz, net->params.g + sl->offset, d->gram_parts, K, B, from_d};
+    if (!from_d) {
+        nn_linear_backward(&lv->online[0], x, dz, dx, K * B);
+    }
     nn_parallel_run(split_task_item, &job, K);
-    if (dx) {
+    if (dx && from_d) {
         input_grad(&lv->online[0], dz, dx, K * B);
     }
     int n_chunks = (int)((sl->n + GRAM_CHUNK - 1) / GRAM_CHUNK);
@@ -239,6 +246,7 @@ static void dense_backward(RlNet *net, const float *dy, float *dx, int B) {
     ASSERT(B == d->last_B, "dense_backward: B=%d but the last forward had B=%d", B,
            d->last_B);
     const float *dcur = dy;
+    int split = net->want_task_grads || net->sum_task_grads;
     for (int l = d->n_levels - 1; l >= 0; l--) {
         DenseLevel *lv = &d->levels[l];
         size_t n_out = (size_t)K * B * lv->n_out;
@@ -254,8 +262,8 @@ static void dense_backward(RlNet *net, const float *dy, float *dx, int B) {
             if (dxl) {
                 level_input_grad(lv, K, B, dz, dxl);
             }
-        } else if (lv->shared && net->want_task_grads && lv->shared_index >= 0) {
-            shared_backward_split(net, lv, x, dz, dxl, B);
+        } else if (lv->shared && split && lv->shared_index >= 0) {
+            shared_backward_split(net, lv, x, dz, dxl, B, net->sum_task_grads);
         } else if (lv->shared) {
             nn_linear_backward(&lv->online[0], x, dz, dxl, K * B);
         } else {
@@ -266,6 +274,9 @@ static void dense_backward(RlNet *net, const float *dy, float *dx, int B) {
             }
         }
         dcur = dxl;
+    }
+    if (!net->input_grad_only) {
+        net->task_grads_fresh = split && net->n_shared > 0;
     }
 }
 
@@ -524,20 +535,28 @@ void rl_net_gram(const RlNet *net, int s, float *gram) {
                 (int)sl->n, sl->d, (int)sl->n, 0.0f, gram, K);
 }
 
-double rl_net_conflict_ratio(const RlNet *net, int s) {
-    int K = net->spec.n_tasks;
-    float gram[RL_NET_MAX_TASKS * RL_NET_MAX_TASKS];
-    rl_net_gram(net, s, gram);
+double rl_gram_conflict_ratio(const double *gram, int K) {
     int pairs = 0, negative = 0;
     for (int t = 0; t < K; t++) {
         for (int u = t + 1; u < K; u++) {
             pairs++;
             // the cosine has the sign of the inner product when both norms are non-zero
-            int nonzero = gram[t * K + t] > 0.0f && gram[u * K + u] > 0.0f;
-            negative += nonzero && gram[t * K + u] < 0.0f;
+            int nonzero = gram[t * K + t] > 0.0 && gram[u * K + u] > 0.0;
+            negative += nonzero && gram[t * K + u] < 0.0;
         }
     }
     return pairs ? (double)negative / pairs : 0.0;
+}
+
+double rl_net_conflict_ratio(const RlNet *net, int s) {
+    int K = net->spec.n_tasks;
+    float gram[RL_NET_MAX_TASKS * RL_NET_MAX_TASKS];
+    double g[RL_NET_MAX_TASKS * RL_NET_MAX_TASKS];
+    rl_net_gram(net, s, gram);
+    for (int i = 0; i < K * K; i++) {
+        g[i] = (double)gram[i];
+    }
+    return rl_gram_conflict_ratio(g, K);
 }
 
 // ---- checkpoints ----

@@ -13,9 +13,13 @@
 // Shared layers (used by more than one task) expose per-task gradient blocks:
 // when want_task_grads is set before backward, shared[s].d holds the K x n
 // matrix D whose row t is task t's gradient on that layer (weights then bias),
-// computed as dY_t^T X_t over task t's rows. The summed gradient in params.g
-// is always written. Conflict diagnostics, PCGrad, CAGrad and conflict
-// noticing need only D and its Gram matrix D D^T (rl_net_gram).
+// computed as dY_t^T X_t over task t's rows, and shared[s].gram its Gram
+// matrix D D^T. The summed gradient in params.g is always written, bit for bit
+// as without want_task_grads, so measuring conflicts never changes a run.
+// Methods whose update needs D every step (PCGrad, CAGrad) set
+// sum_task_grads instead, which sums params.g from D's rows and saves one
+// product per shared layer. Conflict diagnostics, PCGrad, CAGrad and conflict
+// noticing need only D and its Gram matrix.
 //
 // This file does not know SAC: losses, targets and temperatures live in sac.c.
 #ifndef RL_NET_H
@@ -100,8 +104,8 @@ typedef struct RlNetOps {
     // with the same weights. Online forwards cache activations for backward.
     const float *(*forward)(RlNet *net, const float *x, int B, RlNetWeights which);
     // Backpropagates dy (K*B x O) through the last online forward: adds to
-    // params.g, fills shared[].d when want_task_grads, writes dx (K*B x I)
-    // when dx is not NULL.
+    // params.g, fills shared[].d and .gram when want_task_grads or
+    // sum_task_grads, writes dx (K*B x I) when dx is not NULL.
     void (*backward)(RlNet *net, const float *dy, float *dx, int B);
     // Turns params.g (and shared[].d) into one optimiser step. This is where
     // gradient surgery and conflict noticing go.
@@ -122,8 +126,12 @@ struct RlNet {
     NnParamSet params;                       // every weight of this network
     long adam_step;                          // Adam steps applied so far
     int want_task_grads;                     // set by the caller before backward
+    int sum_task_grads;                      // set by a method: fill D and sum
+                                             // params.g from its rows
     int input_grad_only;                     // set by the caller: backward writes dx
                                              // only, params.g and D stay untouched
+    int task_grads_fresh;                    // 1 when the last backward that was not
+                                             // input_grad_only filled D and gram
     int n_shared;
     RlSharedLayer shared[RL_NET_MAX_SHARED];
     void *impl;                              // owned by the method
@@ -155,9 +163,13 @@ void rl_net_update(RlNet *net, const NnAdamConfig *adam);
 void rl_net_gram(const RlNet *net, int s, float *gram);
 
 // Share of task pairs (t < u) whose gradients on shared layer s have a
-// negative cosine, from the last backward with want_task_grads. Pairs where
-// either gradient is zero count as not conflicting.
+// negative cosine, computed from D (so also after D was written by hand).
+// Pairs where either gradient is zero count as not conflicting.
 double rl_net_conflict_ratio(const RlNet *net, int s);
+
+// The same share from a K x K Gram matrix, such as shared[s].gram after a
+// backward that left task_grads_fresh set.
+double rl_gram_conflict_ratio(const double *gram, int K);
 
 // Checkpoint sections "<prefix>.w", ".m", ".v", ".target", ".step" and the
 // method's own. Loading checks every size against this network.

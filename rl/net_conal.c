@@ -63,9 +63,11 @@ static void conal_rl_backward(RlNet *net, const float *dy, float *dx, int B) {
     int search = c->opt.arch == NULL;
     if (search) {
         cn->conflict = c->opt.conflict_noticing ? CONAL_CONFLICT_NOTICE : CONAL_CONFLICT_MEASURE;
+    } else if (c->opt.gradmix != CONAL_GRADMIX_SUM || net->sum_task_grads) {
+        cn->conflict = CONAL_CONFLICT_MEASURE;
     } else {
-        int need_d = net->want_task_grads || c->opt.gradmix != CONAL_GRADMIX_SUM;
-        cn->conflict = need_d ? CONAL_CONFLICT_MEASURE : CONAL_CONFLICT_OFF;
+        // measuring leaves the retrain's update bit for bit as it is
+        cn->conflict = net->want_task_grads ? CONAL_CONFLICT_OBSERVE : CONAL_CONFLICT_OFF;
     }
 
     // task t's loss is weighted by w_t: scale its block of dy
@@ -82,6 +84,19 @@ static void conal_rl_backward(RlNet *net, const float *dy, float *dx, int B) {
     }
     conal_net_backward(cn, g, dx, B, CONAL_GRAD_WEIGHTS);
     c->d_fresh = cn->task_grads_valid;
+
+    // the supernet's Gram matrices, in the shared-layer views
+    net->task_grads_fresh = cn->task_grads_valid && net->n_shared > 0;
+    for (int s = 0, q = 1; net->task_grads_fresh && q < cn->P; q++) {
+        const float *G = conal_net_gram(cn, q);
+        if (!G) {
+            continue;
+        }
+        for (int i = 0; i < K * K; i++) {
+            net->shared[s].gram[i] = (double)G[i];
+        }
+        s++;
+    }
 }
 
 // Adapts conal_gradmix_apply to the supernet's combine hook.

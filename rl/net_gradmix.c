@@ -38,14 +38,12 @@ static const float *gradmix_forward(RlNet *net, const float *x, int B, RlNetWeig
 
 // Backward that fills D whenever its gradient may feed an update, that is
 // unless the caller set input_grad_only (SAC's actor step does so for the
-// critics, whose weight gradients it does not use). The caller's
-// want_task_grads is restored afterwards.
+// critics, whose weight gradients it does not use).
 static void gradmix_backward(RlNet *net, const float *dy, float *dx, int B) {
     GradmixNet *g = enter_base(net);
-    int want = net->want_task_grads;
-    net->want_task_grads = !net->input_grad_only;
+    net->sum_task_grads = !net->input_grad_only;
     g->base_ops->backward(net, dy, dx, B);
-    net->want_task_grads = want;
+    net->sum_task_grads = 0;
     net->impl = g;
 
     // an input-gradient pass leaves params.g and D as they were

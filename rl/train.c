@@ -30,6 +30,15 @@
 #define CKPT_FORMAT 1
 
 // Training state besides the agent and the replay buffers.
+// Conflict ratios of the open log interval, summed over its measured
+// updates, for the actor ([0]) and the first critic ([1]); saved in
+// checkpoints so a resumed interval averages the same updates.
+typedef struct ConflictSums {
+    double sum[2][RL_NET_MAX_SHARED];
+    int64_t n[2];
+    int64_t due;     // bit i: network i has not been measured since it was due
+} ConflictSums;
+
 typedef struct Trainer {
     RlConfig cfg;
     char dir[1024];
@@ -61,6 +70,8 @@ typedef struct Trainer {
     double log_success[K_TASKS];     // finished episodes with success
     int log_episodes;                // finished episodes per task since the last line
     long sim_truncations;            // episodes cut short by simulation warnings
+    // conflict ratios of the interval's measured updates: [0] actor, [1] q1
+    ConflictSums conflicts;
 
     // timing of the current log interval (not checkpointed), in seconds
     double t_env, t_update, t_eval;  // env stepping, updates, evaluations
@@ -342,22 +353,38 @@ static cJSON *float_array(const float *x, int n) {
     return a;
 }
 
-// Conflict ratio of every shared layer of net, keyed by layer name
-// ("hidden0", ..., "output"); *mean receives their mean. Without an update
-// at the logging step (measured is 0) there is no ratio, so each is null.
-static cJSON *conflict_object(const RlNet *net, int measured, double *mean) {
+// Adds the conflict ratios of net's last backward to slot i of the
+// interval's sums when that backward kept per-task gradients.
+static void add_conflicts(Trainer *tr, int i, const RlNet *net) {
+    if (!net->task_grads_fresh) {
+        return;
+    }
+    int K = net->spec.n_tasks;
+    for (int s = 0; s < net->n_shared; s++) {
+        tr->conflicts.sum[i][s] += rl_gram_conflict_ratio(net->shared[s].gram, K);
+    }
+    tr->conflicts.n[i]++;
+    tr->conflicts.due &= ~(int64_t)(1 << i);
+}
+
+// Mean conflict ratio of every shared layer of net over the interval's
+// measured updates (slot i of the sums), keyed by layer name ("hidden0",
+// ..., "output"); *mean receives their mean. An interval without a measured
+// update has no ratio, so each is null.
+static cJSON *conflict_object(const Trainer *tr, int i, const RlNet *net, double *mean) {
     cJSON *a = cJSON_CreateObject();
     double sum = 0.0;
+    int64_t n = tr->conflicts.n[i];
     for (int s = 0; s < net->n_shared; s++) {
-        if (!measured) {
+        if (n == 0) {
             cJSON_AddNullToObject(a, net->shared[s].name);
             continue;
         }
-        double r = rl_net_conflict_ratio(net, s);
+        double r = tr->conflicts.sum[i][s] / (double)n;
         sum += r;
         cJSON_AddNumberToObject(a, net->shared[s].name, r);
     }
-    *mean = net->n_shared ? sum / net->n_shared : 0.0;
+    *mean = net->n_shared && n ? sum / net->n_shared : 0.0;
     return a;
 }
 
@@ -400,13 +427,11 @@ static int record_metrics(Trainer *tr, char *err, size_t err_sz) {
     cJSON_AddItemToObject(o, "temp", float_array(temps, K));
     double conflict_actor = 0.0, conflict_q = 0.0;
     cJSON *conflict = cJSON_CreateObject();
-    // the ratios come from the update of the logging step, which runs once
-    // the random_steps of the phase have passed (the same test as update_step)
-    int measured = tr->step - rl_conal_run_phase_start(&tr->conal) > tr->cfg.random_steps;
     cJSON_AddItemToObject(conflict, "actor",
-                          conflict_object(tr->sac->actor, measured, &conflict_actor));
-    cJSON_AddItemToObject(conflict, "q1", conflict_object(tr->sac->q1, measured, &conflict_q));
+                          conflict_object(tr, 0, tr->sac->actor, &conflict_actor));
+    cJSON_AddItemToObject(conflict, "q1", conflict_object(tr, 1, tr->sac->q1, &conflict_q));
     cJSON_AddItemToObject(o, "conflict_ratio", conflict);
+    cJSON_AddNumberToObject(o, "conflict_updates", (double)tr->conflicts.n[1]);
     rl_conal_run_metrics(&tr->conal, tr->sac, o);
     cJSON_AddNumberToObject(o, "sim_truncations", (double)tr->sim_truncations);
     cJSON_AddNumberToObject(o, "steps_per_s", sps);
@@ -433,6 +458,8 @@ static int record_metrics(Trainer *tr, char *err, size_t err_sz) {
     memset(tr->log_return, 0, sizeof tr->log_return);
     memset(tr->log_success, 0, sizeof tr->log_success);
     tr->log_episodes = 0;
+    memset(tr->conflicts.sum, 0, sizeof tr->conflicts.sum);
+    memset(tr->conflicts.n, 0, sizeof tr->conflicts.n);
     tr->t_env = tr->t_update = tr->t_eval = 0.0;
     tr->n_updates_interval = 0;
     tr->interval_start = now_seconds();
@@ -484,6 +511,8 @@ static int save_checkpoint(const Trainer *tr, const char *name, int with_replay,
                             sizeof tr->collect_rng, err, err_sz)) != 0 ||
         (rc = nn_ckpt_write(&w, "trainer.replay_rng", &tr->replay_rng, sizeof tr->replay_rng,
                             err, err_sz)) != 0 ||
+        (rc = nn_ckpt_write(&w, "trainer.conflicts", &tr->conflicts, sizeof tr->conflicts,
+                            err, err_sz)) != 0 ||
         (rc = rl_sac_save(tr->sac, &w, err, err_sz)) != 0 ||
         (tr->conal.active && (rc = rl_conal_run_save(&tr->conal, &w, err, err_sz)) != 0) ||
         (with_replay && (rc = rl_replay_save(&tr->replay, &w, err, err_sz)) != 0)) {
@@ -518,6 +547,13 @@ static int load_checkpoint(Trainer *tr, char *err, size_t err_sz) {
         rc = nn_ckpt_read(&ck, "trainer.replay_rng", &tr->replay_rng, sizeof tr->replay_rng,
                           err, err_sz);
     }
+    // checkpoints written before the section existed start the interval's
+    // conflict sums from zero
+    ConflictSums conflicts;
+    memset(&conflicts, 0, sizeof conflicts);
+    if (rc == 0 && nn_ckpt_find(&ck, "trainer.conflicts")) {
+        rc = nn_ckpt_read(&ck, "trainer.conflicts", &conflicts, sizeof conflicts, err, err_sz);
+    }
     if (rc == 0 && tr->conal.active) {
         rc = rl_conal_run_resume(&tr->conal, &tr->cfg, &ck, tr->dir, &tr->sac, err, err_sz);
     }
@@ -542,6 +578,7 @@ static int load_checkpoint(Trainer *tr, char *err, size_t err_sz) {
         tr->log_success[i] = c.log_success[i];
     }
     tr->log_episodes = (int)c.log_episodes;
+    tr->conflicts = conflicts;
     return 0;
 }
 
@@ -697,16 +734,26 @@ static int check_losses(const Trainer *tr, char *err, size_t err_sz) {
 }
 
 // Runs the configured updates after a step once the random_steps of the
-// current phase have passed (a CoNAL retrain starts them over).
-static int update_step(Trainer *tr, int want_task_grads, char *err, size_t err_sz) {
+// current phase have passed (a CoNAL retrain starts them over). Every
+// train.conflict_interval-th update keeps per-task gradients for the
+// conflict ratios; updates whose method needs them anyway add theirs too.
+static int update_step(Trainer *tr, char *err, size_t err_sz) {
     if (tr->step - rl_conal_run_phase_start(&tr->conal) <= tr->cfg.random_steps) {
         return 0;
     }
     for (int u = 0; u < tr->cfg.updates_per_step; u++) {
         rl_replay_sample(&tr->replay, &tr->replay_rng, &tr->batch);
         rl_conal_run_arch_update(&tr->conal, tr->sac, &tr->replay, &tr->replay_rng);
-        int last = u == tr->cfg.updates_per_step - 1;
-        rl_sac_update(tr->sac, &tr->batch, want_task_grads && last);
+        // due until measured: the actor may skip this update
+        // (agent.actor_update_interval)
+        if (tr->sac->n_updates % tr->cfg.conflict_interval == 0) {
+            tr->conflicts.due = 3;
+        }
+        tr->sac->actor->task_grads_fresh = 0;
+        tr->sac->q1->task_grads_fresh = 0;
+        rl_sac_update(tr->sac, &tr->batch, tr->conflicts.due != 0);
+        add_conflicts(tr, 0, tr->sac->actor);
+        add_conflicts(tr, 1, tr->sac->q1);
         tr->n_updates_interval++;
         int rc = check_losses(tr, err, err_sz);
         if (rc != 0) {
@@ -817,7 +864,7 @@ static int train_loop(Trainer *tr, char *err, size_t err_sz) {
         }
         double t1 = now_seconds();
         int log_now = tr->step % cfg->log_interval == 0;
-        if ((rc = update_step(tr, log_now, err, err_sz)) != 0) {
+        if ((rc = update_step(tr, err, err_sz)) != 0) {
             return rc;
         }
         tr->t_env += t1 - t0;

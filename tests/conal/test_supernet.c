@@ -521,6 +521,50 @@ static void test_backward_gram_matches_d(void) {
     conal_net_destroy(net);
 }
 
+// OBSERVE writes the summed gradient and dx bit for bit as OFF does and D
+// and the Gram matrices bit for bit as MEASURE does, on a derived network
+// whose shared modules skip some tasks, for weights and for a step.
+static void test_observe_leaves_update_unchanged(void) {
+    const int branch[K_TEST] = {4, 3, 1};
+    ConalNetSpec spec = small_spec(CONAL_PURELY_SPECIFIC, branch);
+    ConalConflictMode modes[3] = {CONAL_CONFLICT_OFF, CONAL_CONFLICT_MEASURE,
+                                  CONAL_CONFLICT_OBSERVE};
+    ConalNet *nets[3];
+    float x[K_TEST * B_TEST * IN_TEST], c[K_TEST * B_TEST * OUT_TEST];
+    float dx[3][K_TEST * B_TEST * IN_TEST];
+    RngState rng;
+    rng_init(&rng, 61);
+    fill_normal(x, sizeof x / sizeof x[0], &rng, 1.0);
+    fill_normal(c, sizeof c / sizeof c[0], &rng, 1.0);
+    NnAdamConfig adam = nn_adam_defaults();
+    for (int i = 0; i < 3; i++) {
+        nets[i] = make_net(&spec, 67, 0);
+        nets[i]->conflict = modes[i];
+        conal_net_zero_grad(nets[i]);
+        conal_net_forward(nets[i], x, B_TEST, 0);
+        conal_net_backward(nets[i], c, dx[i], B_TEST, CONAL_GRAD_WEIGHTS);
+    }
+    size_t n = nets[0]->params.n;
+    CHECK_EQ_INT(0, memcmp(nets[0]->params.g, nets[2]->params.g, n * sizeof(float)));
+    CHECK_EQ_INT(0, memcmp(dx[0], dx[2], sizeof dx[0]));
+    CHECK_EQ_INT(1, nets[2]->task_grads_valid);
+    for (int q = 1; q <= 3; q++) {
+        size_t len = nets[1]->shared_n[q - 1] * K_TEST;
+        CHECK(len > 0);
+        CHECK_EQ_INT(0, memcmp(nets[1]->task_grads[q - 1], nets[2]->task_grads[q - 1],
+                               len * sizeof(float)));
+        CHECK_EQ_INT(0, memcmp(conal_net_gram(nets[1], q), conal_net_gram(nets[2], q),
+                               K_TEST * K_TEST * sizeof(float)));
+    }
+    conal_net_step(nets[0], &adam);
+    conal_net_step(nets[2], &adam);
+    CHECK_EQ_INT(1, nets[2]->last.measured);
+    CHECK_EQ_INT(0, memcmp(nets[0]->params.w, nets[2]->params.w, n * sizeof(float)));
+    for (int i = 0; i < 3; i++) {
+        conal_net_destroy(nets[i]);
+    }
+}
+
 // A zero gradient has no direction: it conflicts with nothing.
 static void test_zero_gradient_no_conflict(void) {
     float gram[9] = {1.0f, -1.0f, 0.0f,
@@ -715,6 +759,7 @@ int main(void) {
     RUN_TEST(test_notice_freezes_from_conflict);
     RUN_TEST(test_measure_and_no_conflict);
     RUN_TEST(test_backward_gram_matches_d);
+    RUN_TEST(test_observe_leaves_update_unchanged);
     RUN_TEST(test_zero_gradient_no_conflict);
     RUN_TEST(test_target_forward);
     RUN_TEST(test_thread_count_invariant);

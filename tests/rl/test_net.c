@@ -107,8 +107,10 @@ static void test_gradients_stl(void) {
     check_method_gradients(RL_METHOD_STL);
 }
 
-// Per-task gradient blocks sum to the plain gradient, and row t equals the
-// gradient of task t's rows alone.
+// Measuring per-task gradients (want_task_grads) leaves the summed gradient
+// bit for bit as a plain backward writes it; summing it from D
+// (sum_task_grads) agrees to rounding. Row t of D equals the gradient of
+// task t's rows alone, and gram holds D D^T.
 static void test_task_grads_split(void) {
     RlNet *net = small_net(RL_METHOD_MTSAC);
     CHECK_EQ_INT(3, net->n_shared);   // two hidden layers and the output layer
@@ -127,11 +129,33 @@ static void test_task_grads_split(void) {
     nn_params_zero_grad(&net->params);
     net->want_task_grads = 1;
     rl_net_backward(net, dy, NULL, B);
+    CHECK(net->task_grads_fresh);
+    CHECK_EQ_INT(0, memcmp(plain, net->params.g, sizeof(float) * n));
+    for (int s = 0; s < net->n_shared; s++) {
+        const RlSharedLayer *l = &net->shared[s];
+        for (int t = 0; t < K; t++) {
+            for (int u = 0; u < K; u++) {
+                double dot = 0.0, scale = 0.0;
+                for (size_t i = 0; i < l->n; i++) {
+                    double a = l->d[t * l->n + i], b = l->d[u * l->n + i];
+                    dot += a * b;
+                    scale += fabs(a * b);
+                }
+                CHECK_NEAR(dot, l->gram[t * K + u], 1e-5 * scale + 1e-12);
+            }
+        }
+    }
+    net->want_task_grads = 0;
+
+    nn_params_zero_grad(&net->params);
+    net->sum_task_grads = 1;
+    rl_net_backward(net, dy, NULL, B);
+    net->sum_task_grads = 0;
     double worst = 0.0;
     for (size_t i = 0; i < n; i++) {
         worst = fmax(worst, fabs((double)(plain[i] - net->params.g[i])));
     }
-    CHECK_MSG(worst < 1e-5, "split gradient differs from the plain one by %.3g", worst);
+    CHECK_MSG(worst < 1e-5, "gradient summed from D differs from the plain one by %.3g", worst);
 
     // task 1 alone: zero dy outside its block
     const RlSharedLayer *sl = &net->shared[0];
@@ -140,7 +164,6 @@ static void test_task_grads_split(void) {
     float dy1[K * B * N_OUT] = {0};
     memcpy(dy1 + B * N_OUT, dy + B * N_OUT, sizeof(float) * B * N_OUT);
     nn_params_zero_grad(&net->params);
-    net->want_task_grads = 0;
     rl_net_backward(net, dy1, NULL, B);
     worst = 0.0;
     for (size_t i = 0; i < sl->n; i++) {

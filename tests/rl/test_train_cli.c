@@ -228,7 +228,8 @@ static void test_param_counts_in_summary(void) {
 }
 
 // Records logged before the first update (random_steps is 40) have null
-// conflict ratios; later records have numbers.
+// conflict ratios; later records average the ratios of 2 of their 20
+// updates (train.conflict_interval is 10 by default).
 static void test_conflict_null_without_updates(void) {
     char *m = read_file("r1/metrics.jsonl");
     int n = 0;
@@ -236,12 +237,29 @@ static void test_conflict_null_without_updates(void) {
         int before_updates = json_number(line, "step") <= 40.0;
         int has_null = strstr(line, "\"hidden0\":null") != NULL;
         CHECK_MSG(has_null == before_updates, "record %d: %.200s", n, line);
+        double measured = json_number(line, "conflict_updates");
+        CHECK_MSG(measured == (before_updates ? 0.0 : 2.0), "record %d: %.200s", n, line);
         if (before_updates) {
             CHECK_MSG(json_number(line, "updates") == 0.0, "record %d: %.200s", n, line);
         }
     }
     CHECK_EQ_INT(6, n);
     free(m);
+}
+
+// Measuring conflicts on every update instead of every tenth changes the
+// records' conflict fields and nothing else: evaluations and the final
+// checkpoint are the same bytes.
+static void test_conflict_interval_leaves_run(void) {
+    CHECK_EQ_INT(0, run("train tiny.json --out r1c --threads 1 --quiet "
+                        "--set train.conflict_interval=1"));
+    char *m = read_file("r1c/metrics.jsonl");
+    char *last = strrchr(m, '{');
+    CHECK(last != NULL);
+    CHECK_NEAR(20.0, json_number(last, "conflict_updates"), 0.0);
+    free(m);
+    CHECK(same_file("r1/eval.jsonl", "r1c/eval.jsonl"));
+    CHECK(same_file("r1/checkpoint.bin", "r1c/checkpoint.bin"));
 }
 
 // Two runs with the same seed are identical.
@@ -642,6 +660,7 @@ int main(void) {
     RUN_TEST(test_metrics_wall_throughput);
     RUN_TEST(test_param_counts_in_summary);
     RUN_TEST(test_conflict_null_without_updates);
+    RUN_TEST(test_conflict_interval_leaves_run);
     RUN_TEST(test_same_seed_same_run);
     RUN_TEST(test_resume_equals_uninterrupted);
     RUN_TEST(test_steps_not_whole_episodes);

@@ -389,6 +389,22 @@ static void test_arch_flag_retrains(void) {
     CHECK_STR_CONTAINS(out_text, "actor: 10 tasks, 2 module slots");
 }
 
+// Retraining with conflicts measured on every update instead of every tenth
+// gives the same evaluations and final checkpoint: measuring never changes
+// the derived network's updates.
+static void test_retrain_conflict_interval_leaves_run(void) {
+    CHECK_EQ_INT(0, reference_run());
+    CHECK_EQ_INT(0, run("train tiny.json --out d10 --threads 1 --quiet --arch a/arch.json"));
+    CHECK_EQ_INT(0, run("train tiny.json --out d1 --threads 1 --quiet --arch a/arch.json "
+                        "--set train.conflict_interval=1"));
+    cJSON *last = metrics_at("d1", RETRAIN_STEPS);
+    CHECK(last != NULL);
+    CHECK_NEAR(20.0, number_of(cJSON_GetObjectItem(last, "conflict_updates")), 0.0);
+    cJSON_Delete(last);
+    CHECK(same_file("d1/eval.jsonl", "d10/eval.jsonl"));
+    CHECK(same_bytes("d1/checkpoint.bin", "d10/checkpoint.bin"));
+}
+
 // A missing, malformed, incomplete or misfitting arch.json is a clear error.
 static void test_bad_arch_rejected(void) {
     CHECK_EQ_INT(0, reference_run());
@@ -493,6 +509,7 @@ int main(void) {
     RUN_TEST(test_resume_in_retrain);
     RUN_TEST(test_checkpoint_arch_lookup);
     RUN_TEST(test_arch_flag_retrains);
+    RUN_TEST(test_retrain_conflict_interval_leaves_run);
     RUN_TEST(test_bad_arch_rejected);
     RUN_TEST(test_ablations_and_gradmix);
     int rc = check_summary();
