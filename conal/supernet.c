@@ -770,8 +770,9 @@ static void gram_pass(ConalNet *net, int q, int add_sum) {
 }
 
 // Runs shared module q's backward over each run of consecutive tasks that
-// use it, reading dy from dy_base (K*B rows): parameter gradients summed into
-// params.g, or per task into D when per_task; dx into dS[q-1] when need_dx.
+// use it, reading dy from dy_base (K*B rows). Parameter gradients go to
+// params.g summed, or to D per task when per_task. With need_dx, dx goes to
+// dS[q-1].
 static void shared_runs(ConalNet *net, ConalWorkspace *ws, int q, int B, int flags,
                         float *dy_base, int per_task, int need_dx) {
     ConalNetImpl *im = net->impl;

@@ -198,10 +198,10 @@ static void split_chunk_item(void *ctx, int c) {
 
 // Backward through a shared level with its weight gradient split by task
 // into the level's D block and the Gram matrix D D^T (the chunks' products
-// added in chunk order). With from_d the summed gradient in params.g is the
-// sum of D's rows, which saves a product; otherwise it comes from the same
-// full-batch product as a backward without D, so observing the per-task
-// gradients leaves the update bit for bit unchanged.
+// added in chunk order). With from_d, the summed gradient in params.g is the
+// sum of D's rows, which saves a product. Otherwise it comes from the same
+// full-batch product as a backward without D. Observing the per-task
+// gradients then leaves the update bit for bit unchanged.
 static void shared_backward_split(RlNet *net, DenseLevel *lv, const float *x,
                                   const float *dz, float *dx, int B, int from_d) {
     Dense *d = net->impl;

@@ -31,8 +31,8 @@
 
 // Training state besides the agent and the replay buffers.
 // Conflict ratios of the open log interval, summed over its measured
-// updates, for the actor ([0]) and the first critic ([1]); saved in
-// checkpoints so a resumed interval averages the same updates.
+// updates, for the actor ([0]) and the first critic ([1]). Checkpoints save
+// them, so a resumed interval averages the same updates.
 typedef struct ConflictSums {
     double sum[2][RL_NET_MAX_SHARED];
     int64_t n[2];

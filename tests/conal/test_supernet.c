@@ -521,9 +521,9 @@ static void test_backward_gram_matches_d(void) {
     conal_net_destroy(net);
 }
 
-// OBSERVE writes the summed gradient and dx bit for bit as OFF does and D
-// and the Gram matrices bit for bit as MEASURE does, on a derived network
-// whose shared modules skip some tasks, for weights and for a step.
+// OBSERVE writes the summed gradient and dx bit for bit as OFF does. It
+// writes D and the Gram matrices bit for bit as MEASURE does. The derived
+// network's shared modules skip some tasks.
 static void test_observe_leaves_update_unchanged(void) {
     const int branch[K_TEST] = {4, 3, 1};
     ConalNetSpec spec = small_spec(CONAL_PURELY_SPECIFIC, branch);
@@ -544,10 +544,14 @@ static void test_observe_leaves_update_unchanged(void) {
         conal_net_forward(nets[i], x, B_TEST, 0);
         conal_net_backward(nets[i], c, dx[i], B_TEST, CONAL_GRAD_WEIGHTS);
     }
+
+    // OFF and OBSERVE: the same gradients
     size_t n = nets[0]->params.n;
     CHECK_EQ_INT(0, memcmp(nets[0]->params.g, nets[2]->params.g, n * sizeof(float)));
     CHECK_EQ_INT(0, memcmp(dx[0], dx[2], sizeof dx[0]));
     CHECK_EQ_INT(1, nets[2]->task_grads_valid);
+
+    // MEASURE and OBSERVE: the same D and Gram matrices
     for (int q = 1; q <= 3; q++) {
         size_t len = nets[1]->shared_n[q - 1] * K_TEST;
         CHECK(len > 0);
@@ -556,6 +560,8 @@ static void test_observe_leaves_update_unchanged(void) {
         CHECK_EQ_INT(0, memcmp(conal_net_gram(nets[1], q), conal_net_gram(nets[2], q),
                                K_TEST * K_TEST * sizeof(float)));
     }
+
+    // the step of OBSERVE measures and moves the weights as OFF's does
     conal_net_step(nets[0], &adam);
     conal_net_step(nets[2], &adam);
     CHECK_EQ_INT(1, nets[2]->last.measured);
