@@ -78,7 +78,8 @@ typedef struct Trainer {
     long n_updates_interval;
     double interval_start;           // wall clock at the start of the interval
     int64_t interval_step;           // tr->step at the start of the interval
-    double t_start;
+    double t_start;                  // wall clock when this process started the run
+    double wall_before;              // wall seconds of the run's earlier processes
     long long saved_steps;           // train.steps of config.json, before --steps (resume)
 } Trainer;
 
@@ -816,7 +817,7 @@ static int write_summary(const Trainer *tr, const RlEvalResult *res, char *err,
     cJSON_AddNumberToObject(by_net, "actor", (double)counts.actor);
     cJSON_AddNumberToObject(by_net, "q1", (double)counts.q1);
     cJSON_AddNumberToObject(by_net, "q2", (double)counts.q2);
-    cJSON_AddNumberToObject(o, "wall_seconds", now_seconds() - tr->t_start);
+    cJSON_AddNumberToObject(o, "wall_seconds", tr->wall_before + now_seconds() - tr->t_start);
     cJSON_AddNumberToObject(o, "seed", (double)tr->cfg.seed);
     cJSON_AddStringToObject(o, "git", CONAL_GIT_REV);
     char *text = cJSON_Print(o);
@@ -1188,10 +1189,16 @@ static int trim_records(const Trainer *tr, const char *name, long long max_step,
     return rc;
 }
 
-// Largest "step" among the records of DIR/name into *max_step (left as is
-// when the file is missing or has no step).
-static int max_record_step(const Trainer *tr, const char *name, long long *max_step,
-                           char *err, size_t err_sz) {
+// Totals over the records of a JSONL file: the largest "step" and the sum
+// of "interval_s" (the wall time of metrics records).
+typedef struct RecordTotals {
+    long long max_step;
+    double interval_s;
+} RecordTotals;
+
+// Reads DIR/name (when it exists) into *tot, which the caller initialises.
+static int record_totals(const Trainer *tr, const char *name, RecordTotals *tot, char *err,
+                         size_t err_sz) {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", tr->dir, name);
     if (!file_exists(path)) {
@@ -1208,8 +1215,12 @@ static int max_record_step(const Trainer *tr, const char *name, long long *max_s
         size_t line_len = nl ? (size_t)(nl - line) : strlen(line);
         cJSON *o = cJSON_ParseWithLength(line, line_len);
         const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step");
-        if (cJSON_IsNumber(step) && step->valuedouble > (double)*max_step) {
-            *max_step = (long long)step->valuedouble;
+        if (cJSON_IsNumber(step) && step->valuedouble > (double)tot->max_step) {
+            tot->max_step = (long long)step->valuedouble;
+        }
+        const cJSON *secs = cJSON_GetObjectItemCaseSensitive(o, "interval_s");
+        if (cJSON_IsNumber(secs) && secs->valuedouble > 0.0) {
+            tot->interval_s += secs->valuedouble;
         }
         cJSON_Delete(o);
         line += line_len + (nl ? 1 : 0);
@@ -1242,14 +1253,15 @@ static int restart_without_checkpoint(const Trainer *tr, long long saved_steps, 
     RlConfig saved = tr->cfg;
     saved.steps = saved_steps;
     long long first = first_checkpoint_step(&saved);
-    long long last = -1;
-    int rc = max_record_step(tr, "metrics.jsonl", &last, err, err_sz);
+    RecordTotals tot = {-1, 0.0};
+    int rc = record_totals(tr, "metrics.jsonl", &tot, err, err_sz);
     if (rc == 0) {
-        rc = max_record_step(tr, "eval.jsonl", &last, err, err_sz);
+        rc = record_totals(tr, "eval.jsonl", &tot, err, err_sz);
     }
     if (rc != 0) {
         return rc;
     }
+    long long last = tot.max_step;
     if (last > first) {
         return err_set(err, err_sz, ERR_ARG,
                        "--resume: %s/checkpoint.bin not found, but the run recorded steps up "
@@ -1294,6 +1306,12 @@ static int prepare_dir(Trainer *tr, const RlTrainOptions *opt, char *err, size_t
         if (rc == 0) {
             rc = trim_records(tr, "eval.jsonl", tr->step, err, err_sz);
         }
+        // wall time of the earlier processes: their records' intervals
+        RecordTotals tot = {-1, 0.0};
+        if (rc == 0) {
+            rc = record_totals(tr, "metrics.jsonl", &tot, err, err_sz);
+        }
+        tr->wall_before = tot.interval_s;
         if (rc == 0 && tr->step >= tr->cfg.steps) {
             rc = err_set(err, err_sz, ERR_ARG,
                          "run %s already finished at step %lld; pass --steps N with N larger "

@@ -273,11 +273,33 @@ static void test_same_seed_same_run(void) {
     free(b);
 }
 
+// Wall-clock seconds of the monotonic clock.
+static double monotonic_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 // A run stopped at step 60 and resumed to 120 equals the uninterrupted run.
+// Its summary's wall time covers both processes: at least the sum of the
+// records' intervals, and more than the resuming process took.
 static void test_resume_equals_uninterrupted(void) {
     CHECK_EQ_INT(0, run("train tiny.json --out r4 --threads 1 --quiet --steps 60"));
+    double t0 = monotonic_seconds();
     CHECK_EQ_INT(0, run("train --resume --out r4 --threads 1 --quiet --steps 120"));
+    double second = monotonic_seconds() - t0;
     check_same_run("r1", "r4");
+    char *m = read_file("r4/metrics.jsonl");
+    double intervals = 0.0;
+    for (char *line = strtok(m, "\n"); line; line = strtok(NULL, "\n")) {
+        intervals += json_number(line, "interval_s");
+    }
+    free(m);
+    char *summary = read_file("r4/summary.json");
+    CHECK(intervals > 0.0);
+    CHECK(json_number(summary, "wall_seconds") >= intervals);
+    CHECK(json_number(summary, "wall_seconds") > second);
+    free(summary);
     // a finished run cannot be resumed without more steps
     CHECK(run("train --resume --out r4 --threads 1") != 0);
     CHECK_STR_CONTAINS(out_text, "already finished at step 120");
