@@ -696,6 +696,14 @@ static int write_summary(Trainer *tr, const VisTaskMetrics *test, char *err, siz
     return rc;
 }
 
+// Fills cfg with the defaults a run's own config.json is read over: a key
+// added after the run was written takes the value that reproduces the runs
+// before it (arch.batch_norm did not exist, so batch norm was off).
+static void saved_config_defaults(VisConfig *cfg) {
+    vis_config_defaults(cfg);
+    cfg->batch_norm = 0;
+}
+
 // Resolves the config (defaults, file or the run's config.json, --seed,
 // --set) and the run directory, and checks it against --resume.
 static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, size_t err_sz) {
@@ -708,6 +716,7 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
         snprintf(saved, sizeof saved, "%s/config.json", opt->out_dir);
         if (file_exists(saved)) {
             path = saved;
+            saved_config_defaults(&tr->cfg);
         }
     }
     if (!path) {
@@ -753,7 +762,7 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
         // a resumed run keeps the config it started with, except that it may
         // be extended by more epochs
         VisConfig old;
-        vis_config_defaults(&old);
+        saved_config_defaults(&old);
         rc = cfg_load_file(&vis_config_schema, &old, cfg_path, err, err_sz);
         static const char *const may_change[] = {"train.epochs", NULL};
         const CfgField *f =

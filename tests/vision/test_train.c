@@ -226,6 +226,44 @@ static void sigint_checkpoint_resumes_exactly(void) {
 }
 
 // A data.dir that does not load leaves no run directory behind.
+// A run whose config.json predates arch.batch_norm (no such key: batch norm
+// was off) resumes from its own config.
+static void resumes_config_without_batch_norm_key(void) {
+    char err[1024];
+    int rc = run("hps-nobn.json", "hps-old", 0, "train.epochs=1", err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+
+    // drop the key from the saved config, as an older version wrote it
+    char path[512], *text = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/hps-old/config.json", tmp);
+    CHECK_EQ_INT(0, file_read_all(path, &text, &len, err, sizeof err));
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "arch"),
+                                            "batch_norm");
+    char *out = cJSON_Print(root);
+    cJSON_Delete(root);
+    CHECK(strstr(out, "batch_norm") == NULL);
+    CHECK_EQ_INT(0, file_write_atomic(path, out, strlen(out), err, sizeof err));
+    free(out);
+
+    char out_path[512];
+    snprintf(out_path, sizeof out_path, "%s/hps-old", tmp);
+    VisTrainOptions opt;
+    memset(&opt, 0, sizeof opt);
+    opt.out_dir = out_path;
+    opt.seed = -1;
+    opt.threads = 1;
+    opt.resume = 1;
+    opt.sets[opt.n_sets++] = "train.epochs=2";
+    rc = vis_train_main(&opt, err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    char *test = summary_field("hps-old", "test");
+    CHECK(test != NULL);
+    free(test);
+}
+
 static void bad_data_dir_makes_no_run_dir(void) {
     char err[1024], path[512];
     // a cache of its own, so the canvases must come from data.dir
@@ -272,6 +310,7 @@ int main(void) {
     char stl_ref[600];
     snprintf(stl_ref, sizeof stl_ref, ", \"stl_summary\": \"%s/stl/summary.json\"", tmp);
     write_config("hps.json", "hps", "");
+    write_config("hps-nobn.json", "hps", ", \"arch\": {\"batch_norm\": false}");
     write_config("stl.json", "stl", "");
     write_config("pcgrad.json", "pcgrad", stl_ref);
     write_config("conal.json", "conal", "");
@@ -282,6 +321,7 @@ int main(void) {
     RUN_TEST(conal_searches_then_retrains);
     RUN_TEST(rejects_reuse_and_changed_resume);
     RUN_TEST(sigint_checkpoint_resumes_exactly);
+    RUN_TEST(resumes_config_without_batch_norm_key);
     RUN_TEST(bad_data_dir_makes_no_run_dir);
     check_rmtree(tmp);
     return check_summary();
