@@ -8,6 +8,17 @@
 #include "common/error.h"
 #include "nn/gemm.h"
 
+// The direct kernels use AVX-512 intrinsics in functions built for that
+// target, and run only when the CPU reports AVX-512F at run time. Other
+// compilers and machines take the im2col path for every layer.
+#if defined(__GNUC__) && defined(__x86_64__)
+#define CONV_DIRECT_BUILT 1
+#include <immintrin.h>
+#define CONV_AVX512 __attribute__((target("avx512f")))
+#else
+#define CONV_DIRECT_BUILT 0
+#endif
+
 size_t nn_conv2d_n_params(int n_in, int n_out, int kernel) {
     return (size_t)n_out * (size_t)n_in * (size_t)kernel * (size_t)kernel + (size_t)n_out;
 }
@@ -44,22 +55,117 @@ int nn_conv2d_out_size(const NnConv2d *conv, int in) {
 // cache; 1024 and 2048 measured alike in conv_bench, 4096 and 8192 slower.
 #define CONV_COLS 2048
 
-// Work plan for an input size: images per group (small maps) or output rows
-// per band (large maps), and the widest column block either needs.
+// Direct kernels: output positions per image group (small maps are
+// grouped up to about this many) and per band of a large map.
+#define DIRECT_GROUP 2048
+#define DIRECT_BAND 4096
+
+// Output positions per step of the forward kernel (three AVX-512 vectors),
+// filters per step of the forward kernel, and the weight-gradient kernel's
+// block of filters and taps.
+#define DIRECT_STEP 48
+#define DIRECT_FB 8
+#define DIRECT_GF 4
+#define DIRECT_GR 6
+
+// Work plan for an input size. The im2col path lowers images per group
+// (small maps) or output rows per band (large maps) into column blocks.
+// The direct path (stride 1, pad < K) copies each image, or each band of
+// rows of a large image, into a zero-padded block whose rows are ld floats
+// long. An output row then starts every ld positions of the block, so each
+// tap (c, ki, kj) of the kernel is one offset into the block, and the
+// kernels run over all positions as one flat vector; the K - 1 positions at
+// the end of each row fall outside the output and are dropped.
 typedef struct ConvPlan {
-    int P, Q, N, R;      // output rows, columns, area; unfolded rows C*K*K
-    int group;           // images per sgemm (1 for banded maps)
-    int band;            // output rows per sgemm (P for grouped maps)
-    int cols;            // widest column block
+    int direct;          // 1: direct kernels, 0: im2col and sgemm
+    int P, Q, N, R;      // output rows, columns, area; taps C*K*K
+    int group;           // images per item (1 for banded maps)
+    int n_bands;         // items per image (1 for the im2col path)
+    int band;            // output rows per sgemm (im2col) or per item (direct)
+    int cols;            // im2col: widest column block
+    int dband;           // direct: input-gradient rows per item
+    int ld, ldd;         // direct: padded row length of x and of dy
+    int L, Ld;           // direct: positions per pass, output and input gradient
+    int Fp, Cp, Rp;      // direct: F, C rounded up to 8 and R up to 6
+    size_t plane, dplane; // direct: floats per padded channel of x and of dy
+    size_t xlen, dlen;   // direct: floats of the padded x and dy blocks
+    size_t ns, lead;     // direct: plane of the dy stage and the zeros before it
+    size_t dstep;        // direct: floats of one image's output or dy stage
+    int dx_from_stage;   // direct: dx reads the dy stage (one band, pad = (K-1)/2)
 } ConvPlan;
+
+static int round_up(int n, int m) {
+    return (n + m - 1) / m * m;
+}
+
+// 1 when this layer runs on the direct kernels: stride 1, padding below the
+// kernel size (the input gradient is then a convolution of dy padded by
+// K - 1 - pad), and a CPU with AVX-512F.
+static int conv_direct(const NnConv2d *conv) {
+#if CONV_DIRECT_BUILT
+    if (conv->stride != 1 || conv->pad >= conv->kernel) {
+        return 0;
+    }
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+#else
+    (void)conv;
+    return 0;
+#endif
+}
+
+static void plan_direct(const NnConv2d *conv, int H, int W, ConvPlan *pl) {
+    int K = conv->kernel, pad_d = K - 1 - conv->pad;
+    pl->ld = W + 2 * conv->pad;
+    pl->ldd = pl->Q + 2 * pad_d;
+    int pos = pl->P * pl->ld;
+    if (pos > DIRECT_BAND) {
+        pl->group = 1;
+        pl->n_bands = (pos + DIRECT_BAND - 1) / DIRECT_BAND;
+        pl->band = (pl->P + pl->n_bands - 1) / pl->n_bands;
+        pl->n_bands = (pl->P + pl->band - 1) / pl->band;
+    } else {
+        pl->group = DIRECT_GROUP / pos > 1 ? DIRECT_GROUP / pos : 1;
+        pl->n_bands = 1;
+        pl->band = pl->P;
+    }
+    pl->dband = (H + pl->n_bands - 1) / pl->n_bands;
+    pl->L = round_up(pl->band * pl->ld, 16);
+    pl->Ld = round_up(pl->dband * pl->ldd, 16);
+    pl->Fp = round_up(conv->n_out, DIRECT_FB);
+    pl->Cp = round_up(conv->n_in, DIRECT_FB);
+    pl->Rp = round_up(pl->R, DIRECT_GR);
+    pl->plane = (size_t)(pl->band + K - 1) * (size_t)pl->ld;
+    pl->dplane = (size_t)(pl->dband + K - 1) * (size_t)pl->ldd;
+
+    // the kernels read up to L positions past the start of the last
+    // channel's last tap, (K - 1) rows and K - 1 columns in
+    pl->xlen = (size_t)conv->n_in * pl->plane + (size_t)pl->L + (size_t)K;
+    pl->dlen = (size_t)conv->n_out * pl->dplane + (size_t)pl->Ld + (size_t)K;
+
+    // The dy stage holds each filter's rows of the band at the start of a
+    // plane of ns floats, at least K zero rows after them. When dy padded
+    // for dx has the same row length (pad = (K - 1) / 2), that padded dy
+    // is the stage read from (K - 1 - pad) (ld + 1) floats earlier: the
+    // zeros of the previous plane, or of the lead, are its top rows.
+    pl->ns = (size_t)round_up((pl->band + K) * pl->ld, 16);
+    pl->lead = (size_t)round_up((K - 1) * (pl->ld + 1), 16);
+    pl->dstep = pl->lead + (size_t)pl->Fp * pl->ns + (size_t)round_up(pl->ld + K + 16, 16);
+    pl->dx_from_stage = pl->n_bands == 1 && 2 * conv->pad == K - 1;
+}
 
 static ConvPlan conv_plan(const NnConv2d *conv, int H, int W) {
     ConvPlan pl;
+    memset(&pl, 0, sizeof pl);
     pl.P = nn_conv2d_out_size(conv, H);
     pl.Q = nn_conv2d_out_size(conv, W);
     pl.N = pl.P * pl.Q;
     pl.R = conv->n_in * conv->kernel * conv->kernel;
-    if (pl.N >= CONV_COLS) {
+    pl.n_bands = 1;
+    if (conv_direct(conv)) {
+        pl.direct = 1;
+        plan_direct(conv, H, W, &pl);
+    } else if (pl.N >= CONV_COLS) {
         pl.group = 1;
         pl.band = CONV_COLS / pl.Q > 0 ? CONV_COLS / pl.Q : 1;
         pl.cols = pl.band * pl.Q;
@@ -170,13 +276,14 @@ static void col2im_add(const NnConv2d *conv, const float *col, size_t ld, int H,
 
 // ---- parallel forward and backward ----
 //
-// The work splits into items: a group of images (grouped plans) or one
-// image (banded plans, whose bands would otherwise fold onto shared input
-// rows). Item i runs on team thread i % T and uses that thread's slot of the
-// scratch for its columns and staging. Each item writes its own outputs,
-// and backward writes its weight and bias gradients into its own partial
-// block, which are then added to dW and db in item order. So the results do
-// not depend on the thread count.
+// The work splits into items: a group of images, one image (banded im2col
+// plans, whose bands would otherwise fold onto shared input rows), or one
+// band of an image (banded direct plans, whose bands write disjoint rows
+// of y and dx). Item i runs on team thread i % T and uses that thread's
+// slot of the scratch. Each item writes its own outputs, and backward
+// writes its weight and bias gradients into its own partial block, which
+// are then added to dW and db in item order. So the results do not depend
+// on the thread count.
 
 typedef struct ConvJob {
     NnConv2d *conv;
@@ -186,21 +293,47 @@ typedef struct ConvJob {
     float *y;              // (B x F x P x Q) forward output
     const float *dy;       // (B x F x P x Q) backward input
     float *dx;             // (B x C x H x W) or NULL
-    float *slots;          // (T x (R + F) x cols) columns then staging, per thread
+    float *wf;             // direct: packed weights of forward (Fp x R)
+    float *wb;             // direct: packed flipped weights of dx (Cp x F*K*K)
+    float *slots;          // (T x slot_n) per-thread working blocks
     float *parts;          // (n_items x (F*R + F)) per-item dW then db
     size_t slot_n;         // floats per slot
 } ConvJob;
 
 static int n_items(const ConvPlan *pl, int B) {
+    if (pl->direct) {
+        return (B + pl->group - 1) / pl->group * pl->n_bands;
+    }
     return pl->group > 1 ? (B + pl->group - 1) / pl->group : B;
+}
+
+// Floats of one thread's slot. im2col: the columns (R x cols), then the
+// staging block (F x cols). Direct: per image of an item the padded x
+// block and the output or dy stage, then the padded dy block and the dx
+// stage (Cp x Ld) of the input gradient.
+static size_t slot_floats(const NnConv2d *conv, const ConvPlan *pl) {
+    if (!pl->direct) {
+        return (size_t)(pl->R + conv->n_out) * (size_t)pl->cols;
+    }
+    return (size_t)pl->group * (pl->xlen + pl->dstep) + pl->dlen +
+           (size_t)pl->Cp * (size_t)pl->Ld;
+}
+
+// Floats of the packed weights that the direct path shares between threads.
+static size_t shared_floats(const NnConv2d *conv, const ConvPlan *pl) {
+    if (!pl->direct) {
+        return 0;
+    }
+    return (size_t)pl->Fp * (size_t)pl->R +
+           (size_t)pl->Cp * (size_t)conv->n_out * (size_t)conv->kernel * (size_t)conv->kernel;
 }
 
 size_t nn_conv2d_scratch_size(const NnConv2d *conv, int B, int H, int W, int threads) {
     ASSERT(B > 0 && threads > 0, "nn_conv2d_scratch_size: batch %d, threads %d", B, threads);
     ConvPlan pl = conv_plan(conv, H, W);
-    size_t slot = (size_t)(pl.R + conv->n_out) * (size_t)pl.cols;
     size_t part = (size_t)conv->n_out * (size_t)pl.R + (size_t)conv->n_out;
-    return (size_t)threads * slot + (size_t)n_items(&pl, B) * part;
+    return shared_floats(conv, &pl) + (size_t)threads * slot_floats(conv, &pl) +
+           (size_t)n_items(&pl, B) * part;
 }
 
 static ConvJob conv_job(NnConv2d *conv, int B, int H, int W, float *scratch) {
@@ -212,9 +345,11 @@ static ConvJob conv_job(NnConv2d *conv, int B, int H, int W, float *scratch) {
     j.H = H;
     j.W = W;
     j.n_items = n_items(&j.pl, B);
-    j.slot_n = (size_t)(j.pl.R + conv->n_out) * (size_t)j.pl.cols;
-    j.slots = scratch;
-    j.parts = scratch + (size_t)nn_threads() * j.slot_n;
+    j.slot_n = slot_floats(conv, &j.pl);
+    j.wf = scratch;
+    j.wb = scratch + (size_t)j.pl.Fp * (size_t)j.pl.R;
+    j.slots = scratch + shared_floats(conv, &j.pl);
+    j.parts = j.slots + (size_t)nn_threads() * j.slot_n;
     return j;
 }
 
@@ -222,6 +357,404 @@ static ConvJob conv_job(NnConv2d *conv, int B, int H, int W, float *scratch) {
 static float *item_cols(const ConvJob *j, int i) {
     return j->slots + (size_t)(i % nn_threads()) * j->slot_n;
 }
+
+#if CONV_DIRECT_BUILT
+// ---- direct kernels ----
+
+// Lanes lo..hi-1 of a 16-lane mask, clipped to 0..16.
+static inline __mmask16 lane_mask(int lo, int hi) {
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 16 ? 16 : hi;
+    if (hi <= lo) {
+        return 0;
+    }
+    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+// Copies rows of src (Cin planes of Hin x Win) into dst, Cin planes of
+// `plane` floats with rows of ld: row u of a plane holds source row
+// r0 + u - top from column `left` on, with zeros around it, or zeros when
+// that row is outside the source or u >= rows. Floats of a plane past its
+// last whole row are zeroed too. Masked loads touch no float outside src.
+CONV_AVX512 static void direct_pad_block(const float *src, int Cin, int Hin, int Win, int top,
+                                         int left, int r0, int rows, int ld, size_t plane,
+                                         float *dst) {
+    int n_rows = (int)(plane / (size_t)ld);
+    for (int c = 0; c < Cin; c++) {
+        const float *sc = src + (size_t)c * Hin * Win;
+        float *dc = dst + (size_t)c * plane;
+        for (int u = 0; u < n_rows; u++) {
+            float *d = dc + (size_t)u * ld;
+            int ih = r0 + u - top;
+            int live = u < rows && ih >= 0 && ih < Hin;
+            const float *s = live ? sc + (size_t)ih * Win : sc;
+            for (int q0 = 0; q0 < ld; q0 += 16) {
+                __mmask16 m = live ? lane_mask(left - q0, left + Win - q0) : 0;
+                // lanes before `left` are masked, so s + q0 - left is never read there
+                __m512 v = _mm512_maskz_loadu_ps(m, s + q0 - left);
+                _mm512_mask_storeu_ps(d + q0, lane_mask(0, ld - q0), v);
+            }
+        }
+        memset(dc + (size_t)n_rows * ld, 0, sizeof(float) * (plane - (size_t)n_rows * ld));
+    }
+}
+
+// Copies `rows` rows of w floats, every ld floats of each of n_ch stage
+// planes of `plane` floats, to dst rows of dst_w in planes of dst_plane.
+CONV_AVX512 static void direct_copy_out(const float *stage, size_t plane, int ld, int n_ch,
+                                        int rows, int w, float *dst, size_t dst_plane,
+                                        int dst_w) {
+    for (int c = 0; c < n_ch; c++) {
+        for (int i = 0; i < rows; i++) {
+            const float *s = stage + (size_t)c * plane + (size_t)i * ld;
+            float *d = dst + (size_t)c * dst_plane + (size_t)i * dst_w;
+            for (int q0 = 0; q0 < w; q0 += 16) {
+                __mmask16 m = lane_mask(0, w - q0);
+                _mm512_mask_storeu_ps(d + q0, m, _mm512_maskz_loadu_ps(m, s + q0));
+            }
+        }
+    }
+}
+
+// One step of direct_conv_kernel: NV vectors of positions from o by
+// DIRECT_FB outputs from f0. NV is a constant in every call, so the
+// accumulators stay in registers.
+CONV_AVX512 static inline __attribute__((always_inline)) void
+direct_conv_step(const float *in, int Cin, size_t plane, int ld, int K, const float *w,
+                 const float *bias, int n_out, int f0, float *out, int n, int o, int NV) {
+    __m512 a[DIRECT_FB][3];
+    for (int f = 0; f < DIRECT_FB; f++) {
+        for (int v = 0; v < NV; v++) {
+            a[f][v] = _mm512_setzero_ps();
+        }
+    }
+    for (int c = 0; c < Cin; c++) {
+        for (int ki = 0; ki < K; ki++) {
+            const float *xr = in + (size_t)c * plane + (size_t)ki * (size_t)ld + o;
+            for (int kj = 0; kj < K; kj++, w += DIRECT_FB) {
+                __m512 xv[3];
+                for (int v = 0; v < NV; v++) {
+                    xv[v] = _mm512_loadu_ps(xr + kj + 16 * v);
+                }
+                for (int f = 0; f < DIRECT_FB; f++) {
+                    __m512 wv = _mm512_set1_ps(w[f]);
+                    for (int v = 0; v < NV; v++) {
+                        a[f][v] = _mm512_fmadd_ps(wv, xv[v], a[f][v]);
+                    }
+                }
+            }
+        }
+    }
+    for (int f = 0; f < DIRECT_FB; f++) {
+        __m512 b0 = _mm512_set1_ps(bias && f0 + f < n_out ? bias[f0 + f] : 0.0f);
+        for (int v = 0; v < NV; v++) {
+            _mm512_storeu_ps(out + (size_t)(f0 + f) * (size_t)n + o + 16 * v,
+                             _mm512_add_ps(a[f][v], b0));
+        }
+    }
+}
+
+// out (Fp x n) = bias + the convolution of `in`, Cin padded channels of
+// `plane` floats with rows of ld, where n is a multiple of 16. wp holds
+// the weights in blocks of DIRECT_FB outputs: per block all Cin*K*K taps
+// in order, DIRECT_FB floats per tap. bias may be NULL. Three vectors of
+// positions by eight outputs fill 24 of the 32 registers, and each tap
+// costs three loads and eight broadcasts for 24 multiply-adds; the last
+// positions go one vector at a time.
+CONV_AVX512 static void direct_conv_kernel(const float *in, int Cin, size_t plane, int ld,
+                                           int K, const float *wp, const float *bias,
+                                           int n_out, int Fp, float *out, int n) {
+    size_t R = (size_t)Cin * (size_t)K * (size_t)K;
+    int o = 0;
+    for (; o + DIRECT_STEP <= n; o += DIRECT_STEP) {
+        for (int f0 = 0; f0 < Fp; f0 += DIRECT_FB) {
+            direct_conv_step(in, Cin, plane, ld, K, wp + (size_t)f0 * R, bias, n_out, f0, out,
+                             n, o, 3);
+        }
+    }
+    for (; o < n; o += 16) {
+        for (int f0 = 0; f0 < Fp; f0 += DIRECT_FB) {
+            direct_conv_step(in, Cin, plane, ld, K, wp + (size_t)f0 * R, bias, n_out, f0, out,
+                             n, o, 1);
+        }
+    }
+}
+
+// The item's part of dW (F x R) and db (F) from `units` passes: dw[f][r]
+// = sum of dyf[f] * (in shifted by the offset of tap r), db[f] = sum of
+// dyf[f], over n positions (a multiple of 16). Pass u reads dyf + u *
+// dstep (Fp planes of ns floats, zero outside the output) and in + u *
+// xstep. Each block of 4 filters by 6 taps keeps its 24 vector sums in
+// registers over all passes, and their lanes are added at the end in the
+// fixed order of the reduction sequence. Taps from R to Rp read the block
+// at offset 0 and are dropped.
+CONV_AVX512 static void direct_weight_kernel(const float *dyf, size_t dstep, size_t ns,
+                                             const float *in, size_t xstep, int units, int n,
+                                             size_t plane, int ld, int K, int R, int F, int Fp,
+                                             int Rp, float *dw, float *db) {
+    int KK = K * K;
+    for (int f0 = 0; f0 < Fp; f0 += DIRECT_GF) {
+        for (int r0 = 0; r0 < Rp; r0 += DIRECT_GR) {
+            const float *xs[DIRECT_GR];
+            for (int t = 0; t < DIRECT_GR; t++) {
+                int r = r0 + t, tap = r % KK;
+                xs[t] = r < R ? in + (size_t)(r / KK) * plane + (size_t)(tap / K) * (size_t)ld +
+                                    tap % K
+                              : in;
+            }
+            __m512 a[DIRECT_GF][DIRECT_GR];
+            for (int f = 0; f < DIRECT_GF; f++) {
+                for (int t = 0; t < DIRECT_GR; t++) {
+                    a[f][t] = _mm512_setzero_ps();
+                }
+            }
+            for (int u = 0; u < units; u++) {
+                const float *d = dyf + (size_t)u * dstep + (size_t)f0 * ns;
+                size_t xo = (size_t)u * xstep;
+                for (int o = 0; o < n; o += 16) {
+                    __m512 dv[DIRECT_GF];
+                    for (int f = 0; f < DIRECT_GF; f++) {
+                        dv[f] = _mm512_loadu_ps(d + (size_t)f * ns + o);
+                    }
+                    for (int t = 0; t < DIRECT_GR; t++) {
+                        __m512 xv = _mm512_loadu_ps(xs[t] + xo + o);
+                        for (int f = 0; f < DIRECT_GF; f++) {
+                            a[f][t] = _mm512_fmadd_ps(dv[f], xv, a[f][t]);
+                        }
+                    }
+                }
+            }
+            for (int f = 0; f < DIRECT_GF && f0 + f < F; f++) {
+                for (int t = 0; t < DIRECT_GR && r0 + t < R; t++) {
+                    dw[(size_t)(f0 + f) * (size_t)R + (size_t)(r0 + t)] =
+                        _mm512_reduce_add_ps(a[f][t]);
+                }
+            }
+        }
+        for (int f = 0; f < DIRECT_GF && f0 + f < F; f++) {
+            __m512 s = _mm512_setzero_ps();
+            for (int u = 0; u < units; u++) {
+                const float *d = dyf + (size_t)u * dstep + (size_t)(f0 + f) * ns;
+                for (int o = 0; o < n; o += 16) {
+                    s = _mm512_add_ps(s, _mm512_loadu_ps(d + o));
+                }
+            }
+            db[f0 + f] = _mm512_reduce_add_ps(s);
+        }
+    }
+}
+
+// ---- direct items ----
+
+// The images [*b0, *b0 + *nb) and the band *k of a direct item.
+static void item_span(const ConvJob *j, int item, int *b0, int *nb, int *k) {
+    const ConvPlan *pl = &j->pl;
+    if (pl->n_bands > 1) {
+        *b0 = item / pl->n_bands;
+        *nb = 1;
+        *k = item % pl->n_bands;
+    } else {
+        *b0 = item * pl->group;
+        *nb = j->B - *b0 < pl->group ? j->B - *b0 : pl->group;
+        *k = 0;
+    }
+}
+
+// Forward weights in blocks of DIRECT_FB filters, tap-major inside a block.
+static void pack_forward_weights(const NnConv2d *conv, const ConvPlan *pl, float *wf) {
+    int F = conv->n_out, R = pl->R;
+    for (int f0 = 0; f0 < pl->Fp; f0 += DIRECT_FB) {
+        for (int r = 0; r < R; r++) {
+            for (int f = 0; f < DIRECT_FB; f++) {
+                float v = f0 + f < F ? conv->w[(size_t)(f0 + f) * R + r] : 0.0f;
+                wf[(size_t)f0 * R + (size_t)r * DIRECT_FB + f] = v;
+            }
+        }
+    }
+}
+
+// Weights of the input gradient, a convolution of dy padded by K - 1 - pad
+// with C outputs and F inputs: tap (f, ki, kj) of output c is
+// W[f][c][K-1-ki][K-1-kj]. Packed like pack_forward_weights.
+static void pack_input_weights(const NnConv2d *conv, const ConvPlan *pl, float *wb) {
+    int C = conv->n_in, F = conv->n_out, K = conv->kernel;
+    size_t Rb = (size_t)F * K * K;
+    for (int c0 = 0; c0 < pl->Cp; c0 += DIRECT_FB) {
+        for (int f = 0; f < F; f++) {
+            for (int ki = 0; ki < K; ki++) {
+                for (int kj = 0; kj < K; kj++) {
+                    size_t r = (size_t)(f * K + ki) * K + kj;
+                    for (int cc = 0; cc < DIRECT_FB; cc++) {
+                        int c = c0 + cc;
+                        float v = c < C ? conv->w[((size_t)(f * C + c) * K + (K - 1 - ki)) * K +
+                                                   (K - 1 - kj)]
+                                        : 0.0f;
+                        wb[(size_t)c0 * Rb + r * DIRECT_FB + cc] = v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Pads output rows [p0, p1) of image b's input into xp (xlen floats):
+// C planes of `plane` floats, then a zero tail the kernels read past.
+static void pad_input(const ConvJob *j, int b, int p0, int p1, float *xp) {
+    const NnConv2d *conv = j->conv;
+    const ConvPlan *pl = &j->pl;
+    int C = conv->n_in, K = conv->kernel;
+    direct_pad_block(j->x + (size_t)b * C * j->H * j->W, C, j->H, j->W, conv->pad, conv->pad,
+                     p0, p1 - p0 + K - 1, pl->ld, pl->plane, xp);
+    size_t used = (size_t)C * pl->plane;
+    memset(xp + used, 0, sizeof(float) * (pl->xlen - used));
+}
+
+// Asks for the cache lines of n floats from p ahead of their use, so that
+// the copies into the padded blocks find them in L2 rather than memory.
+static void prefetch_floats(const float *p, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        __builtin_prefetch(p + i, 0, 2);
+    }
+}
+
+// Prefetches floats [lo, lo + n) of each of n_ch planes of `plane` floats.
+static void prefetch_rows(const float *p, int n_ch, size_t plane, int lo, int n) {
+    for (int c = 0; c < n_ch; c++) {
+        prefetch_floats(p + (size_t)c * plane + lo, (size_t)n);
+    }
+}
+
+// Prefetches the inputs of image b (its band k on banded plans), and its
+// output gradient on backward; nothing when b is past the batch.
+static void prefetch_image(const ConvJob *j, int b, int k, int backward) {
+    const NnConv2d *conv = j->conv;
+    const ConvPlan *pl = &j->pl;
+    if (b >= j->B) {
+        return;
+    }
+    int p0 = k * pl->band, p1 = p0 + pl->band < pl->P ? p0 + pl->band : pl->P;
+    int h0 = p0 - conv->pad > 0 ? p0 - conv->pad : 0;
+    int h1 = p1 + conv->kernel - 1 - conv->pad < j->H ? p1 + conv->kernel - 1 - conv->pad : j->H;
+    size_t area = (size_t)j->H * j->W;
+    prefetch_rows(j->x + (size_t)b * conv->n_in * area, conv->n_in, area, h0 * j->W,
+                  (h1 - h0) * j->W);
+    if (backward) {
+        prefetch_rows(j->dy + (size_t)b * conv->n_out * pl->N, conv->n_out, (size_t)pl->N,
+                      p0 * pl->Q, (p1 - p0) * pl->Q);
+    }
+}
+
+// Prefetches what this thread works on after image b of item `item`: the
+// next image of the item, or the first image of the thread's next item.
+static void prefetch_next(const ConvJob *j, int item, int b, int backward) {
+    int b0, nb, k;
+    item_span(j, item, &b0, &nb, &k);
+    if (b + 1 < b0 + nb) {
+        prefetch_image(j, b + 1, k, backward);
+    } else if (item + nn_threads() < j->n_items) {
+        item_span(j, item + nn_threads(), &b0, &nb, &k);
+        prefetch_image(j, b0, k, backward);
+    }
+}
+
+// Forward of a direct item: per image (or band), the padded block, the
+// kernel into the stage, and the stage's output columns copied to y.
+static void direct_forward(const ConvJob *j, int item) {
+    const NnConv2d *conv = j->conv;
+    const ConvPlan *pl = &j->pl;
+    int F = conv->n_out, b0, nb, k;
+    float *xp = item_cols(j, item), *stage = xp + (size_t)pl->group * pl->xlen;
+    item_span(j, item, &b0, &nb, &k);
+    int p0 = k * pl->band, p1 = p0 + pl->band < pl->P ? p0 + pl->band : pl->P;
+    int n = round_up((p1 - p0) * pl->ld, 16);
+    for (int b = b0; b < b0 + nb; b++) {
+        pad_input(j, b, p0, p1, xp);
+        prefetch_next(j, item, b, 0);
+        prefetch_rows(j->y + (size_t)b * F * pl->N, F, pl->N, p0 * pl->Q, (p1 - p0) * pl->Q);
+        direct_conv_kernel(xp, conv->n_in, pl->plane, pl->ld, conv->kernel, j->wf, conv->b, F,
+                           pl->Fp, stage, n);
+        direct_copy_out(stage, (size_t)n, pl->ld, F, p1 - p0, pl->Q,
+                        j->y + (size_t)b * F * pl->N + (size_t)p0 * pl->Q, (size_t)pl->N, pl->Q);
+    }
+}
+
+// Input gradient of dx rows [i0, i1) of image b: dy padded by K - 1 - pad,
+// convolved with the flipped weights into the dx stage, copied to dx.
+static void direct_input_grad(const ConvJob *j, int b, int i0, int i1, float *dp, float *dxs) {
+    const NnConv2d *conv = j->conv;
+    const ConvPlan *pl = &j->pl;
+    int C = conv->n_in, F = conv->n_out, K = conv->kernel, pad_d = K - 1 - conv->pad;
+    int n = round_up((i1 - i0) * pl->ldd, 16);
+    direct_pad_block(j->dy + (size_t)b * F * pl->N, F, pl->P, pl->Q, pad_d, pad_d, i0,
+                     i1 - i0 + K - 1, pl->ldd, pl->dplane, dp);
+    size_t used = (size_t)F * pl->dplane;
+    memset(dp + used, 0, sizeof(float) * (pl->dlen - used));
+    direct_conv_kernel(dp, F, pl->dplane, pl->ldd, K, j->wb, NULL, C, pl->Cp, dxs, n);
+    size_t area = (size_t)j->H * j->W;
+    direct_copy_out(dxs, (size_t)n, pl->ldd, C, i1 - i0, j->W,
+                    j->dx + (size_t)b * C * area + (size_t)i0 * j->W, area, j->W);
+}
+
+// Input gradient of image b from its dy stage d (see plan_direct): the
+// stage read from (K - 1 - pad) (ld + 1) floats before d is dy padded for
+// dx, convolved with the flipped weights into the dx stage, copied to dx.
+static void direct_input_grad_staged(const ConvJob *j, int b, const float *d, float *dxs) {
+    const NnConv2d *conv = j->conv;
+    const ConvPlan *pl = &j->pl;
+    int C = conv->n_in, K = conv->kernel, pad_d = K - 1 - conv->pad;
+    int n = round_up(j->H * pl->ld, 16);
+    size_t shift = (size_t)pad_d * (size_t)(pl->ld + 1), area = (size_t)j->H * j->W;
+    prefetch_rows(j->dx + (size_t)b * C * area, C, area, 0, (int)area);
+    direct_conv_kernel(d - shift, conv->n_out, pl->ns, pl->ld, K, j->wb, NULL, C, pl->Cp, dxs,
+                       n);
+    direct_copy_out(dxs, (size_t)n, pl->ld, C, j->H, j->W, j->dx + (size_t)b * C * area, area,
+                    j->W);
+}
+
+// Backward of a direct item: the padded input and the dy stage of each
+// image (F planes of ns floats, rows of ld, zero outside the output), dW
+// and db over all of them into the item's part, and the rows of dx the
+// item owns.
+static void direct_backward(const ConvJob *j, int item) {
+    const NnConv2d *conv = j->conv;
+    const ConvPlan *pl = &j->pl;
+    int F = conv->n_out, b0, nb, k;
+    float *xp = item_cols(j, item), *dyf = xp + (size_t)pl->group * pl->xlen;
+    float *dp = dyf + (size_t)pl->group * pl->dstep, *dxs = dp + pl->dlen;
+    float *dw = j->parts + (size_t)item * ((size_t)F * pl->R + F), *db = dw + (size_t)F * pl->R;
+    item_span(j, item, &b0, &nb, &k);
+    int p0 = k * pl->band, p1 = p0 + pl->band < pl->P ? p0 + pl->band : pl->P;
+    int n = round_up((p1 - p0) * pl->ld, 16);
+    int i0 = k * pl->dband, i1 = i0 + pl->dband < j->H ? i0 + pl->dband : j->H;
+    for (int i = 0; i < nb; i++) {
+        float *u = dyf + (size_t)i * pl->dstep, *d = u + pl->lead;
+        size_t used = pl->lead + (size_t)F * pl->ns;
+        pad_input(j, b0 + i, p0, p1, xp + (size_t)i * pl->xlen);
+        prefetch_next(j, item, b0 + i, 1);
+        memset(u, 0, sizeof(float) * pl->lead);
+        direct_pad_block(j->dy + (size_t)(b0 + i) * F * pl->N, F, pl->P, pl->Q, 0, 0, p0,
+                         p1 - p0, pl->ld, pl->ns, d);
+        memset(u + used, 0, sizeof(float) * (pl->dstep - used));
+        if (j->dx && pl->dx_from_stage) {
+            direct_input_grad_staged(j, b0 + i, d, dxs);
+        } else if (j->dx && i1 > i0) {
+            direct_input_grad(j, b0 + i, i0, i1, dp, dxs);
+        }
+    }
+    direct_weight_kernel(dyf + pl->lead, pl->dstep, pl->ns, xp, pl->xlen, nb, n, pl->plane,
+                         pl->ld, conv->kernel, pl->R, F, pl->Fp, pl->Rp, dw, db);
+}
+
+// Packs the weights the pass needs into the shared part of the scratch.
+static void direct_prepare(ConvJob *j, int forward) {
+    if (forward) {
+        pack_forward_weights(j->conv, &j->pl, j->wf);
+    } else if (j->dx) {
+        pack_input_weights(j->conv, &j->pl, j->wb);
+    }
+}
+#endif
+
 
 // Forward of a group item: the group's columns side by side, then one
 // sgemm per image straight into y, whose rows start with the bias.
@@ -274,6 +807,12 @@ static void forward_bands(const ConvJob *j, int b) {
 
 static void forward_item(void *ctx, int item) {
     const ConvJob *j = ctx;
+#if CONV_DIRECT_BUILT
+    if (j->pl.direct) {
+        direct_forward(j, item);
+        return;
+    }
+#endif
     if (j->pl.group > 1) {
         forward_group(j, item);
     } else {
@@ -288,6 +827,11 @@ void nn_conv2d_forward(const NnConv2d *conv, const float *x, float *y, int B, in
     ConvJob j = conv_job((NnConv2d *)(uintptr_t)conv, B, H, W, scratch);
     j.x = x;
     j.y = y;
+#if CONV_DIRECT_BUILT
+    if (j.pl.direct) {
+        direct_prepare(&j, 1);
+    }
+#endif
     nn_parallel_run(forward_item, &j, j.n_items);
 }
 
@@ -370,6 +914,12 @@ static void backward_bands(const ConvJob *j, int b) {
 
 static void backward_item(void *ctx, int item) {
     const ConvJob *j = ctx;
+#if CONV_DIRECT_BUILT
+    if (j->pl.direct) {
+        direct_backward(j, item);
+        return;
+    }
+#endif
     if (j->pl.group > 1) {
         backward_group(j, item);
     } else {
@@ -398,6 +948,11 @@ void nn_conv2d_backward(NnConv2d *conv, const float *x, const float *dy, float *
     j.x = x;
     j.dy = dy;
     j.dx = dx;
+#if CONV_DIRECT_BUILT
+    if (j.pl.direct) {
+        direct_prepare(&j, 0);
+    }
+#endif
     nn_parallel_run(backward_item, &j, j.n_items);
     size_t n = (size_t)conv->n_out * (size_t)j.pl.R + (size_t)conv->n_out;
     nn_parallel_ranges(add_parts, &j, n, n * (size_t)j.n_items);

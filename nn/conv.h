@@ -1,19 +1,26 @@
-// 2-D convolution on OpenBLAS sgemm through im2col, NCHW, PyTorch layout.
+// 2-D convolution, NCHW, PyTorch layout.
 //
 // Dimension letters: B batch, C input channels, F output channels (filters),
 // H x W input size, P x Q output size, K kernel size (square).
 // W is stored (F x C x K x K) as torch.nn.Conv2d does, so weights compare
-// one-to-one with PyTorch. For each image the input is unfolded into a column
-// matrix (C*K*K x P*Q) and the output is one sgemm: y (F x P*Q) = W col + b.
-// Groups of small images, or single large images, run as independent items
-// on the nn/gemm.h team (nn_threads_set), with results that do not depend
-// on the thread count. Backward unfolds the input again instead of keeping
-// the columns of forward, because keeping them for a whole batch measured
-// slower in conv_bench. The columns of the second Multi-Fashion layer are
-// 47 MB at batch 256, so they leave the cache between the passes.
+// one-to-one with PyTorch. Two paths compute the same sums:
+// - direct (stride 1, pad < K, CPUs with AVX-512F): each image, or each band
+//   of rows of a large image, is copied into a zero-padded block, and
+//   AVX-512 kernels run the convolution, the weight gradient and the input
+//   gradient (a convolution of dy with the flipped weights) over it without
+//   unfolding it. The bias is added after the sum of the taps, as sgemm
+//   with beta 1 did before.
+// - im2col (every other layer): for each image the input is unfolded into a
+//   column matrix (C*K*K x P*Q) and the output is one sgemm:
+//   y (F x P*Q) = W col + b. Backward unfolds the input again instead of
+//   keeping the columns of forward, because keeping them for a whole batch
+//   measured slower in conv_bench.
+// Groups of small images, single large images, or bands of them run as
+// independent items on the nn/gemm.h team (nn_threads_set), with results
+// that do not depend on the thread count.
 // Zero padding is the same on all four sides. Like NnLinear, the layer owns
 // no memory: W, b, dW, db point into the owner's parameter and gradient
-// blocks, and the column scratch comes from the caller.
+// blocks, and the scratch comes from the caller.
 #ifndef NN_CONV_H
 #define NN_CONV_H
 
@@ -46,9 +53,10 @@ void nn_conv2d_bind(NnConv2d *conv, int n_in, int n_out, int kernel, int stride,
 int nn_conv2d_out_size(const NnConv2d *conv, int in);
 
 // Returns the floats of scratch that forward and backward need for B images
-// of H x W on up to `threads` threads (pass nn_threads() of the calls to
-// come). That is a column and staging block per thread, and per work item
-// room for a part of the weight and bias gradients.
+// (or fewer) of H x W on up to `threads` threads (pass nn_threads() of the
+// calls to come). That is a working block per thread (columns and staging,
+// or padded copies and stages), the packed weights of the direct path, and
+// per work item room for a part of the weight and bias gradients.
 size_t nn_conv2d_scratch_size(const NnConv2d *conv, int B, int H, int W, int threads);
 
 // PyTorch's default Conv2d init: W and b uniform in +-1/sqrt(C*K*K).
