@@ -415,8 +415,13 @@ void conal_gradmix_apply(ConalGradMix *gm, int K, int n_seg, const float *const 
     }
 }
 
-void conal_gradmix_hook(void *ctx, int K, int n_seg, const float *const *d, const size_t *n,
-                        float *const *out) {
+void conal_gradmix_hook(void *ctx, int K, const double *G, int n_seg, const float *const *d,
+                        const size_t *n, float *const *out) {
     ASSERT(ctx, "conal_gradmix_hook: combine_ctx is NULL, expected a ConalGradMix");
-    conal_gradmix_apply(ctx, K, n_seg, d, n, out, NULL);
+    check_tasks("conal_gradmix_hook", K);
+    double c[CONAL_GRADMIX_MAX_TASKS];
+    conal_gradmix_weights(ctx, K, G, c);
+    for (int s = 0; s < n_seg; s++) {
+        conal_gradmix_combine(c, d[s], K, n[s], n[s], out[s]);
+    }
 }

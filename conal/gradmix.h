@@ -128,10 +128,11 @@ void conal_gradmix_apply(ConalGradMix *gm, int K, int n_seg, const float *const 
                          const size_t *n, float *const *out, double *c_out);
 
 // conal_gradmix_apply in the shape of the supernet's combine hook
-// (ConalCombineFn in conal/supernet.h): ctx is a ConalGradMix. Set
+// (ConalCombineFn in conal/supernet.h), with the Gram matrix G summed over
+// the segments given instead of computed: ctx is a ConalGradMix. Set
 // net->combine to this and net->combine_ctx to the ConalGradMix to run
 // PCGrad or CAGrad on a CoNAL network's shared modules.
-void conal_gradmix_hook(void *ctx, int K, int n_seg, const float *const *d, const size_t *n,
-                        float *const *out);
+void conal_gradmix_hook(void *ctx, int K, const double *G, int n_seg, const float *const *d,
+                        const size_t *n, float *const *out);
 
 #endif

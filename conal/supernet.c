@@ -60,6 +60,8 @@ struct ConalNetImpl {
     size_t rest_off;                           // first float after the shared modules
     float *gram;                               // (n_slots x K x K) Gram matrix per module
     double *gram_parts;                        // (n_chunks x K x K) per-chunk Gram products
+    double *gram_sum;                          // ((P-1) x K x K) gram in double; owns
+                                               // gram_parts, which follows it
     float *dy_copy;                            // (K*B x widest d_q) for OBSERVE, on first use
     int gram_valid;                            // 1 when gram matches D of the last backward
     ConalWorkspace ws[2];                      // online, target
@@ -307,16 +309,16 @@ static size_t gram_chunks(const ConalNetImpl *im, size_t n) {
     return (n + chunk - 1) / chunk;
 }
 
-// Doubles of the Gram pass's per-chunk products (K x K per chunk of the
-// widest shared module).
-static size_t gram_parts_size(const ConalNet *net) {
+// Doubles of the Gram pass: a K x K matrix per module slot and K x K per
+// chunk of the widest shared module.
+static size_t gram_doubles(const ConalNet *net) {
     const ConalNetImpl *im = net->impl;
     size_t max_chunks = 1;
     for (int q = 1; q < im->P; q++) {
         size_t chunks = gram_chunks(im, net->shared_n[q - 1]);
         max_chunks = chunks > max_chunks ? chunks : max_chunks;
     }
-    return max_chunks * (size_t)im->K * (size_t)im->K;
+    return (max_chunks + (size_t)(im->P - 1)) * (size_t)im->K * (size_t)im->K;
 }
 
 // Floats of the workspace block: activations, their gradients, D, Gram.
@@ -353,11 +355,12 @@ static int impl_alloc(ConalNet *net, int with_target, char *err, size_t err_sz) 
         p += K * net->shared_n[q - 1];
     }
     im->gram = p;
-    im->gram_parts = calloc(gram_parts_size(net), sizeof(double));
-    if (!im->gram_parts) {
+    im->gram_sum = calloc(gram_doubles(net), sizeof(double));
+    if (!im->gram_sum) {
         return err_set(err, err_sz, ERR_NOMEM, "conal net: cannot allocate the Gram pass's "
-                       "%zu partial products", gram_parts_size(net));
+                       "%zu doubles", gram_doubles(net));
     }
+    im->gram_parts = im->gram_sum + (size_t)(im->P - 1) * K * K;
     return 0;
 }
 
@@ -439,7 +442,7 @@ size_t conal_spec_estimate_bytes(const ConalNetSpec *spec, int with_target) {
     size_t blocks = 4 + (with_target ? 1 : 0);   // w, g, m, v (+ target)
     size_t alpha = spec->derived ? 0 : 4 * (size_t)net->spec.n_tasks * (size_t)net->P;
     size_t floats = blocks * n_params + alpha + impl_mem_floats(net, with_target);
-    size_t bytes = floats * sizeof(float) + gram_parts_size(net) * sizeof(double);
+    size_t bytes = floats * sizeof(float) + gram_doubles(net) * sizeof(double);
     conal_net_destroy(net);
     return bytes;
 }
@@ -486,7 +489,7 @@ void conal_net_destroy(ConalNet *net) {
         }
         free(im->blk_of);
         free(im->mem);
-        free(im->gram_parts);
+        free(im->gram_sum);
         free(im->dy_copy);
         free(im);
     }
@@ -760,11 +763,13 @@ static void gram_pass(ConalNet *net, int q, int add_sum) {
     GramJob job = {net, q, add_sum};
     nn_parallel_run(gram_chunk_item, &job, (int)n_chunks);
     float *G = im->gram + (size_t)(q - 1) * K * K;
+    double *Gd = im->gram_sum + (size_t)(q - 1) * K * K;
     for (size_t i = 0; i < K * K; i++) {
         double sum = 0.0;
         for (size_t c = 0; c < n_chunks; c++) {
             sum += im->gram_parts[c * K * K + i];
         }
+        Gd[i] = sum;
         G[i] = (float)sum;
     }
 }
@@ -963,22 +968,30 @@ static int measure_conflicts(ConalNet *net, ConalStepReport *rep) {
     return first;
 }
 
-// Replaces the summed shared gradients in params.g by the combine hook's.
+// Replaces the summed shared gradients in params.g by the combine hook's,
+// passing the Gram matrices of the modules summed in slot order.
 static void combine_shared(ConalNet *net) {
+    const ConalNetImpl *im = net->impl;
     const float *d[CONAL_MAX_SLOTS];
     float *out[CONAL_MAX_SLOTS];
     size_t n[CONAL_MAX_SLOTS];
-    int n_seg = 0;
+    int K = im->K, n_seg = 0;
+    double G[CONAL_MAX_TASKS * CONAL_MAX_TASKS];
+    memset(G, 0, (size_t)K * (size_t)K * sizeof(double));
     for (int q = 1; q < net->P; q++) {
         if (net->shared_n[q - 1]) {
             d[n_seg] = net->task_grads[q - 1];
             out[n_seg] = net->params.g + net->shared_off[q - 1];
             n[n_seg] = net->shared_n[q - 1];
+            const double *Gq = im->gram_sum + (size_t)(q - 1) * (size_t)K * (size_t)K;
+            for (int i = 0; i < K * K; i++) {
+                G[i] += Gq[i];
+            }
             n_seg++;
         }
     }
     if (n_seg > 0) {
-        net->combine(net->combine_ctx, net->spec.n_tasks, n_seg, d, n, out);
+        net->combine(net->combine_ctx, K, G, n_seg, d, n, out);
     }
 }
 

@@ -87,9 +87,11 @@ typedef struct ConalStepReport {
 
 // Replaces the summed gradient of the shared modules before the step (PCGrad,
 // CAGrad): segment s has per-task gradients d[s] (K x n[s]) and its combined
-// gradient goes to out[s] (n[s]). conal_gradmix_apply has this shape.
-typedef void (*ConalCombineFn)(void *ctx, int K, int n_seg, const float *const *d,
-                               const size_t *n, float *const *out);
+// gradient goes to out[s] (n[s]). G (K x K) is the Gram matrix of the task
+// gradients summed over the segments, from the backward's Gram pass.
+// conal_gradmix_hook has this shape.
+typedef void (*ConalCombineFn)(void *ctx, int K, const double *G, int n_seg,
+                               const float *const *d, const size_t *n, float *const *out);
 
 typedef struct ConalNetImpl ConalNetImpl;
 
@@ -129,7 +131,9 @@ size_t conal_spec_count_params(const ConalNetSpec *spec);
 // Bytes conal_net_create allocates for spec: the parameter block (weights,
 // gradients, Adam moments, target when with_target), alpha and its state,
 // and the workspaces (activations, gradients, per-task gradients, Gram
-// matrices). Small layout tables are not counted. spec must be valid.
+// matrices). Small layout tables are not counted, nor the copy of dy that
+// the first backward with CONAL_CONFLICT_OBSERVE allocates (K * max_block *
+// widest slot floats). spec must be valid.
 size_t conal_spec_estimate_bytes(const ConalNetSpec *spec, int with_target);
 
 // Creates the network, initialises every module from rng in parameter order

@@ -99,12 +99,6 @@ static void conal_rl_backward(RlNet *net, const float *dy, float *dx, int B) {
     }
 }
 
-// Adapts conal_gradmix_apply to the supernet's combine hook.
-static void combine_gradmix(void *ctx, int K, int n_seg, const float *const *d,
-                            const size_t *n, float *const *out) {
-    conal_gradmix_apply(ctx, K, n_seg, d, n, out, NULL);
-}
-
 // One step through conal_net_step (conflict noticing, surgery, Adam with
 // one step count per shared module), then the next loss weights.
 static void conal_rl_apply_update(RlNet *net, const NnAdamConfig *adam) {
@@ -113,7 +107,7 @@ static void conal_rl_apply_update(RlNet *net, const NnAdamConfig *adam) {
     ASSERT(c->d_fresh || (c->opt.arch && c->opt.gradmix == CONAL_GRADMIX_SUM),
            "conal update: the last backward kept no per-task gradients; run a backward "
            "without dx before the update");
-    cn->combine = c->opt.gradmix != CONAL_GRADMIX_SUM ? combine_gradmix : NULL;
+    cn->combine = c->opt.gradmix != CONAL_GRADMIX_SUM ? conal_gradmix_hook : NULL;
     cn->combine_ctx = &c->gm;
     conal_net_step(cn, adam);
     c->d_fresh = 0;

@@ -37,12 +37,6 @@ int vis_model_n_branch_points(const VisModel *model) {
     return model->n_slots + 1;
 }
 
-// Adapter from the supernet's combine hook to conal/gradmix.
-static void combine_gradmix(void *ctx, int K, int n_seg, const float *const *d,
-                            const size_t *n, float *const *out) {
-    conal_gradmix_apply(ctx, K, n_seg, d, n, out, NULL);
-}
-
 // Adds the conv slots (and the dense layer of image-level tasks) to the spec.
 static int build_slots(VisModel *model, const VisArch *arch, int max_rows, char *err,
                        size_t err_sz) {
@@ -187,7 +181,7 @@ int vis_model_init(VisModel *model, const VisDataset *ds, const VisArch *arch,
                                ? CONAL_CONFLICT_MEASURE
                                : CONAL_CONFLICT_OFF;
     if (model->use_gradmix) {
-        model->net->combine = combine_gradmix;
+        model->net->combine = conal_gradmix_hook;
         model->net->combine_ctx = &model->gradmix;
     }
     return 0;
