@@ -70,12 +70,15 @@ int nn_conv2d_out_size(const NnConv2d *conv, int in) {
 
 // Work plan for an input size. The im2col path lowers images per group
 // (small maps) or output rows per band (large maps) into column blocks.
-// The direct path (stride 1, pad < K) copies each image, or each band of
-// rows of a large image, into a zero-padded block whose rows are ld floats
-// long. An output row then starts every ld positions of the block, so each
-// tap (c, ki, kj) of the kernel is one offset into the block, and the
-// kernels run over all positions as one flat vector; the K - 1 positions at
-// the end of each row fall outside the output and are dropped.
+// The direct path (stride 1, pad < K) works on an image, or on a band of
+// rows of a large image, at a time. For forward and the weight gradient it
+// copies the input K times, once per kernel column kj, into planes of
+// rows of Q floats, shifted by kj and zero-padded, so that tap (c, ki, kj)
+// is one offset into the copies and the output positions run as one flat
+// vector straight over y and dy. The input gradient convolves dy, padded
+// by K - 1 - pad into rows of ldd floats, with the flipped weights; the
+// K - 1 positions at the end of each of its rows fall outside dx and are
+// dropped when the stage is copied out.
 typedef struct ConvPlan {
     int direct;          // 1: direct kernels, 0: im2col and sgemm
     int P, Q, N, R;      // output rows, columns, area; taps C*K*K
@@ -84,14 +87,12 @@ typedef struct ConvPlan {
     int band;            // output rows per sgemm (im2col) or per item (direct)
     int cols;            // im2col: widest column block
     int dband;           // direct: input-gradient rows per item
-    int ld, ldd;         // direct: padded row length of x and of dy
-    int L, Ld;           // direct: positions per pass, output and input gradient
+    int ldd;             // direct: padded row length of dy
+    int Ld;              // direct: positions of the dx stage
     int Fp, Cp, Rp;      // direct: F, C rounded up to 8 and R up to 6
-    size_t plane, dplane; // direct: floats per padded channel of x and of dy
-    size_t xlen, dlen;   // direct: floats of the padded x and dy blocks
-    size_t ns, lead;     // direct: plane of the dy stage and the zeros before it
-    size_t dstep;        // direct: floats of one image's output or dy stage
-    int dx_from_stage;   // direct: dx reads the dy stage (one band, pad = (K-1)/2)
+    size_t plane;        // direct: floats per shifted copy of an input channel
+    size_t dplane;       // direct: floats per padded channel of dy
+    size_t xlen, dlen;   // direct: floats of the shifted x and padded dy blocks
 } ConvPlan;
 
 static int round_up(int n, int m) {
@@ -116,42 +117,30 @@ static int conv_direct(const NnConv2d *conv) {
 
 static void plan_direct(const NnConv2d *conv, int H, int W, ConvPlan *pl) {
     int K = conv->kernel, pad_d = K - 1 - conv->pad;
-    pl->ld = W + 2 * conv->pad;
     pl->ldd = pl->Q + 2 * pad_d;
-    int pos = pl->P * pl->ld;
-    if (pos > DIRECT_BAND) {
+    if (pl->N > DIRECT_BAND) {
         pl->group = 1;
-        pl->n_bands = (pos + DIRECT_BAND - 1) / DIRECT_BAND;
+        pl->n_bands = (pl->N + DIRECT_BAND - 1) / DIRECT_BAND;
         pl->band = (pl->P + pl->n_bands - 1) / pl->n_bands;
         pl->n_bands = (pl->P + pl->band - 1) / pl->band;
     } else {
-        pl->group = DIRECT_GROUP / pos > 1 ? DIRECT_GROUP / pos : 1;
+        pl->group = DIRECT_GROUP / pl->N > 1 ? DIRECT_GROUP / pl->N : 1;
         pl->n_bands = 1;
         pl->band = pl->P;
     }
     pl->dband = (H + pl->n_bands - 1) / pl->n_bands;
-    pl->L = round_up(pl->band * pl->ld, 16);
     pl->Ld = round_up(pl->dband * pl->ldd, 16);
     pl->Fp = round_up(conv->n_out, DIRECT_FB);
     pl->Cp = round_up(conv->n_in, DIRECT_FB);
     pl->Rp = round_up(pl->R, DIRECT_GR);
-    pl->plane = (size_t)(pl->band + K - 1) * (size_t)pl->ld;
+    pl->plane = (size_t)(pl->band + K - 1) * (size_t)pl->Q;
     pl->dplane = (size_t)(pl->dband + K - 1) * (size_t)pl->ldd;
 
-    // the kernels read up to L positions past the start of the last
-    // channel's last tap, (K - 1) rows and K - 1 columns in
-    pl->xlen = (size_t)conv->n_in * pl->plane + (size_t)pl->L + (size_t)K;
-    pl->dlen = (size_t)conv->n_out * pl->dplane + (size_t)pl->Ld + (size_t)K;
-
-    // The dy stage holds each filter's rows of the band at the start of a
-    // plane of ns floats, at least K zero rows after them. When dy padded
-    // for dx has the same row length (pad = (K - 1) / 2), that padded dy
-    // is the stage read from (K - 1 - pad) (ld + 1) floats earlier: the
-    // zeros of the previous plane, or of the lead, are its top rows.
-    pl->ns = (size_t)round_up((pl->band + K) * pl->ld, 16);
-    pl->lead = (size_t)round_up((K - 1) * (pl->ld + 1), 16);
-    pl->dstep = pl->lead + (size_t)pl->Fp * pl->ns + (size_t)round_up(pl->ld + K + 16, 16);
-    pl->dx_from_stage = pl->n_bands == 1 && 2 * conv->pad == K - 1;
+    // the kernels read whole vectors of positions, up to 47 past the last
+    // one, from (K - 1) rows into the last plane; a zero tail covers them
+    pl->xlen = (size_t)conv->n_in * (size_t)K * pl->plane + (size_t)DIRECT_STEP + 16;
+    pl->dlen = (size_t)conv->n_out * pl->dplane + (size_t)pl->Ld + (size_t)K + 16;
+    (void)W;
 }
 
 static ConvPlan conv_plan(const NnConv2d *conv, int H, int W) {
@@ -308,15 +297,14 @@ static int n_items(const ConvPlan *pl, int B) {
 }
 
 // Floats of one thread's slot. im2col: the columns (R x cols), then the
-// staging block (F x cols). Direct: per image of an item the padded x
-// block and the output or dy stage, then the padded dy block and the dx
-// stage (Cp x Ld) of the input gradient.
+// staging block (F x cols). Direct: per image of an item the shifted
+// copies of its input, then the padded dy block and the dx stage (Cp x Ld)
+// of the input gradient.
 static size_t slot_floats(const NnConv2d *conv, const ConvPlan *pl) {
     if (!pl->direct) {
         return (size_t)(pl->R + conv->n_out) * (size_t)pl->cols;
     }
-    return (size_t)pl->group * (pl->xlen + pl->dstep) + pl->dlen +
-           (size_t)pl->Cp * (size_t)pl->Ld;
+    return (size_t)pl->group * pl->xlen + pl->dlen + (size_t)pl->Cp * (size_t)pl->Ld;
 }
 
 // Floats of the packed weights that the direct path shares between threads.
@@ -372,17 +360,18 @@ static inline __mmask16 lane_mask(int lo, int hi) {
 }
 
 // Copies rows of src (Cin planes of Hin x Win) into dst, Cin planes of
-// `plane` floats with rows of ld: row u of a plane holds source row
-// r0 + u - top from column `left` on, with zeros around it, or zeros when
+// `plane` floats, cstride apart, with rows of ld: row u of a plane holds
+// source row r0 + u - top from column `left` on (a negative `left` drops
+// the first columns), cut at ld and with zeros around it, or zeros when
 // that row is outside the source or u >= rows. Floats of a plane past its
 // last whole row are zeroed too. Masked loads touch no float outside src.
 CONV_AVX512 static void direct_pad_block(const float *src, int Cin, int Hin, int Win, int top,
                                          int left, int r0, int rows, int ld, size_t plane,
-                                         float *dst) {
+                                         size_t cstride, float *dst) {
     int n_rows = (int)(plane / (size_t)ld);
     for (int c = 0; c < Cin; c++) {
         const float *sc = src + (size_t)c * Hin * Win;
-        float *dc = dst + (size_t)c * plane;
+        float *dc = dst + (size_t)c * cstride;
         for (int u = 0; u < n_rows; u++) {
             float *d = dc + (size_t)u * ld;
             int ih = r0 + u - top;
@@ -390,7 +379,8 @@ CONV_AVX512 static void direct_pad_block(const float *src, int Cin, int Hin, int
             const float *s = live ? sc + (size_t)ih * Win : sc;
             for (int q0 = 0; q0 < ld; q0 += 16) {
                 __mmask16 m = live ? lane_mask(left - q0, left + Win - q0) : 0;
-                // lanes before `left` are masked, so s + q0 - left is never read there
+                // masked lanes are never read, so s + q0 - left may point
+                // outside the row there
                 __m512 v = _mm512_maskz_loadu_ps(m, s + q0 - left);
                 _mm512_mask_storeu_ps(d + q0, lane_mask(0, ld - q0), v);
             }
@@ -416,12 +406,19 @@ CONV_AVX512 static void direct_copy_out(const float *stage, size_t plane, int ld
     }
 }
 
+// Where the taps of a block of input sit: tap (c, ki, kj) starts at
+// c * cs + ki * rs + kj * ks floats from the block.
+typedef struct TapLayout {
+    size_t cs, rs, ks;
+} TapLayout;
+
 // One step of direct_conv_kernel: NV vectors of positions from o by
 // DIRECT_FB outputs from f0. NV is a constant in every call, so the
-// accumulators stay in registers.
+// accumulators stay in registers. Positions from n on are not stored.
 CONV_AVX512 static inline __attribute__((always_inline)) void
-direct_conv_step(const float *in, int Cin, size_t plane, int ld, int K, const float *w,
-                 const float *bias, int n_out, int f0, float *out, int n, int o, int NV) {
+direct_conv_step(const float *in, int Cin, TapLayout tl, int K, const float *w,
+                 const float *bias, int n_out, int f0, float *out, size_t os, int n, int o,
+                 int NV) {
     __m512 a[DIRECT_FB][3];
     for (int f = 0; f < DIRECT_FB; f++) {
         for (int v = 0; v < NV; v++) {
@@ -430,11 +427,11 @@ direct_conv_step(const float *in, int Cin, size_t plane, int ld, int K, const fl
     }
     for (int c = 0; c < Cin; c++) {
         for (int ki = 0; ki < K; ki++) {
-            const float *xr = in + (size_t)c * plane + (size_t)ki * (size_t)ld + o;
+            const float *xr = in + (size_t)c * tl.cs + (size_t)ki * tl.rs + o;
             for (int kj = 0; kj < K; kj++, w += DIRECT_FB) {
                 __m512 xv[3];
                 for (int v = 0; v < NV; v++) {
-                    xv[v] = _mm512_loadu_ps(xr + kj + 16 * v);
+                    xv[v] = _mm512_loadu_ps(xr + (size_t)kj * tl.ks + 16 * v);
                 }
                 for (int f = 0; f < DIRECT_FB; f++) {
                     __m512 wv = _mm512_set1_ps(w[f]);
@@ -445,62 +442,90 @@ direct_conv_step(const float *in, int Cin, size_t plane, int ld, int K, const fl
             }
         }
     }
-    for (int f = 0; f < DIRECT_FB; f++) {
-        __m512 b0 = _mm512_set1_ps(bias && f0 + f < n_out ? bias[f0 + f] : 0.0f);
+    // the bias joins after the taps, as in sgemm with beta 1 onto it
+    for (int f = 0; f < DIRECT_FB && f0 + f < n_out; f++) {
+        __m512 b0 = _mm512_set1_ps(bias ? bias[f0 + f] : 0.0f);
+        float *yo = out + (size_t)(f0 + f) * os + o;
         for (int v = 0; v < NV; v++) {
-            _mm512_storeu_ps(out + (size_t)(f0 + f) * (size_t)n + o + 16 * v,
-                             _mm512_add_ps(a[f][v], b0));
+            __m512 r = _mm512_add_ps(a[f][v], b0);
+            if (o + 16 * v + 16 <= n) {
+                _mm512_storeu_ps(yo + 16 * v, r);
+            } else {
+                _mm512_mask_storeu_ps(yo + 16 * v, lane_mask(0, n - o - 16 * v), r);
+            }
         }
     }
 }
 
-// out (Fp x n) = bias + the convolution of `in`, Cin padded channels of
-// `plane` floats with rows of ld, where n is a multiple of 16. wp holds
-// the weights in blocks of DIRECT_FB outputs: per block all Cin*K*K taps
-// in order, DIRECT_FB floats per tap. bias may be NULL. Three vectors of
-// positions by eight outputs fill 24 of the 32 registers, and each tap
-// costs three loads and eight broadcasts for 24 multiply-adds; the last
-// positions go one vector at a time.
-CONV_AVX512 static void direct_conv_kernel(const float *in, int Cin, size_t plane, int ld,
-                                           int K, const float *wp, const float *bias,
-                                           int n_out, int Fp, float *out, int n) {
+// Output planes f < n_out of out, os floats apart, positions 0..n-1, =
+// bias + the convolution of `in` (taps as tl says). wp holds the weights
+// in blocks of DIRECT_FB outputs: per block all Cin*K*K taps in order,
+// DIRECT_FB floats per tap. bias may be NULL. Three vectors of positions
+// by eight outputs fill 24 of the 32 registers, and each tap costs three
+// loads and eight broadcasts for 24 multiply-adds; the last positions go
+// one vector at a time. `in` must be readable 47 floats past the last
+// position of every tap.
+CONV_AVX512 static void direct_conv_kernel(const float *in, int Cin, TapLayout tl, int K,
+                                           const float *wp, const float *bias, int n_out,
+                                           int Fp, float *out, size_t os, int n) {
     size_t R = (size_t)Cin * (size_t)K * (size_t)K;
     int o = 0;
-    for (; o + DIRECT_STEP <= n; o += DIRECT_STEP) {
+    for (; o + DIRECT_STEP <= n + 15; o += DIRECT_STEP) {
         for (int f0 = 0; f0 < Fp; f0 += DIRECT_FB) {
-            direct_conv_step(in, Cin, plane, ld, K, wp + (size_t)f0 * R, bias, n_out, f0, out,
-                             n, o, 3);
+            direct_conv_step(in, Cin, tl, K, wp + (size_t)f0 * R, bias, n_out, f0, out, os, n,
+                             o, 3);
         }
     }
     for (; o < n; o += 16) {
         for (int f0 = 0; f0 < Fp; f0 += DIRECT_FB) {
-            direct_conv_step(in, Cin, plane, ld, K, wp + (size_t)f0 * R, bias, n_out, f0, out,
-                             n, o, 1);
+            direct_conv_step(in, Cin, tl, K, wp + (size_t)f0 * R, bias, n_out, f0, out, os, n,
+                             o, 1);
         }
     }
 }
 
-// The item's part of dW (F x R) and db (F) from `units` passes: dw[f][r]
-// = sum of dyf[f] * (in shifted by the offset of tap r), db[f] = sum of
-// dyf[f], over n positions (a multiple of 16). Pass u reads dyf + u *
-// dstep (Fp planes of ns floats, zero outside the output) and in + u *
-// xstep. Each block of 4 filters by 6 taps keeps its 24 vector sums in
-// registers over all passes, and their lanes are added at the end in the
-// fixed order of the reduction sequence. Taps from R to Rp read the block
-// at offset 0 and are dropped.
-CONV_AVX512 static void direct_weight_kernel(const float *dyf, size_t dstep, size_t ns,
-                                             const float *in, size_t xstep, int units, int n,
-                                             size_t plane, int ld, int K, int R, int F, int Fp,
+// One vector of positions of direct_weight_kernel's block: dy of four
+// filters (loaded with LOAD) times x at six taps, into the sums a.
+#define WEIGHT_STEP(LOAD, d, x)                                                               \
+    do {                                                                                      \
+        __m512 dv[DIRECT_GF];                                                                 \
+        for (int f = 0; f < DIRECT_GF; f++) {                                                 \
+            dv[f] = LOAD((d) + fo[f]);                                                        \
+        }                                                                                     \
+        for (int t = 0; t < DIRECT_GR; t++) {                                                 \
+            __m512 xv = _mm512_loadu_ps((x) + xs[t]);                                         \
+            for (int f = 0; f < DIRECT_GF; f++) {                                             \
+                a[f][t] = _mm512_fmadd_ps(dv[f], xv, a[f][t]);                                \
+            }                                                                                 \
+        }                                                                                     \
+    } while (0)
+#define TAIL_LOAD(p) _mm512_maskz_loadu_ps(tail, (p))
+
+// The item's part of dW (F x R) and db (F) from `units` images:
+// dw[f][r] = sum of dy[f] * (in shifted to tap r), db[f] = sum of dy[f],
+// over n positions. Unit u reads dy + u * dstep (F planes, fs apart) and
+// in + u * xstep. Each block of 4 filters by 6 taps keeps its 24 vector
+// sums in registers over all units, and their lanes are added at the end
+// in the fixed order of the reduction sequence. Filters from F to Fp read
+// filter 0 and taps from R to Rp read offset 0; both are dropped.
+CONV_AVX512 static void direct_weight_kernel(const float *dy, size_t dstep, size_t fs,
+                                             const float *in, size_t xstep, TapLayout tl,
+                                             int units, int n, int K, int R, int F, int Fp,
                                              int Rp, float *dw, float *db) {
-    int KK = K * K;
+    int KK = K * K, nv = n / 16;
+    __mmask16 tail = lane_mask(0, n - nv * 16);
     for (int f0 = 0; f0 < Fp; f0 += DIRECT_GF) {
+        size_t fo[DIRECT_GF];
+        for (int f = 0; f < DIRECT_GF; f++) {
+            fo[f] = f0 + f < F ? (size_t)(f0 + f) * fs : 0;
+        }
         for (int r0 = 0; r0 < Rp; r0 += DIRECT_GR) {
-            const float *xs[DIRECT_GR];
+            size_t xs[DIRECT_GR];
             for (int t = 0; t < DIRECT_GR; t++) {
                 int r = r0 + t, tap = r % KK;
-                xs[t] = r < R ? in + (size_t)(r / KK) * plane + (size_t)(tap / K) * (size_t)ld +
-                                    tap % K
-                              : in;
+                xs[t] = r < R ? (size_t)(r / KK) * tl.cs + (size_t)(tap / K) * tl.rs +
+                                    (size_t)(tap % K) * tl.ks
+                              : 0;
             }
             __m512 a[DIRECT_GF][DIRECT_GR];
             for (int f = 0; f < DIRECT_GF; f++) {
@@ -508,21 +533,18 @@ CONV_AVX512 static void direct_weight_kernel(const float *dyf, size_t dstep, siz
                     a[f][t] = _mm512_setzero_ps();
                 }
             }
+            // whole vectors of every image first, then the partial last
+            // vectors, each nest short enough to keep the sums in registers
             for (int u = 0; u < units; u++) {
-                const float *d = dyf + (size_t)u * dstep + (size_t)f0 * ns;
-                size_t xo = (size_t)u * xstep;
-                for (int o = 0; o < n; o += 16) {
-                    __m512 dv[DIRECT_GF];
-                    for (int f = 0; f < DIRECT_GF; f++) {
-                        dv[f] = _mm512_loadu_ps(d + (size_t)f * ns + o);
-                    }
-                    for (int t = 0; t < DIRECT_GR; t++) {
-                        __m512 xv = _mm512_loadu_ps(xs[t] + xo + o);
-                        for (int f = 0; f < DIRECT_GF; f++) {
-                            a[f][t] = _mm512_fmadd_ps(dv[f], xv, a[f][t]);
-                        }
-                    }
+                const float *d = dy + (size_t)u * dstep, *x = in + (size_t)u * xstep;
+                for (int v = 0; v < nv; v++) {
+                    WEIGHT_STEP(_mm512_loadu_ps, d + (size_t)v * 16, x + (size_t)v * 16);
                 }
+            }
+            for (int u = 0; u < units && tail; u++) {
+                const float *d = dy + (size_t)u * dstep + (size_t)nv * 16;
+                const float *x = in + (size_t)u * xstep + (size_t)nv * 16;
+                WEIGHT_STEP(TAIL_LOAD, d, x);
             }
             for (int f = 0; f < DIRECT_GF && f0 + f < F; f++) {
                 for (int t = 0; t < DIRECT_GR && r0 + t < R; t++) {
@@ -532,14 +554,15 @@ CONV_AVX512 static void direct_weight_kernel(const float *dyf, size_t dstep, siz
             }
         }
         for (int f = 0; f < DIRECT_GF && f0 + f < F; f++) {
-            __m512 s = _mm512_setzero_ps();
+            __m512 sum = _mm512_setzero_ps();
             for (int u = 0; u < units; u++) {
-                const float *d = dyf + (size_t)u * dstep + (size_t)(f0 + f) * ns;
-                for (int o = 0; o < n; o += 16) {
-                    s = _mm512_add_ps(s, _mm512_loadu_ps(d + o));
+                const float *d = dy + (size_t)u * dstep + fo[f];
+                for (int v = 0; v * 16 < n; v++) {
+                    __mmask16 m = v < nv ? (__mmask16)0xFFFF : tail;
+                    sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(m, d + (size_t)v * 16));
                 }
             }
-            db[f0 + f] = _mm512_reduce_add_ps(s);
+            db[f0 + f] = _mm512_reduce_add_ps(sum);
         }
     }
 }
@@ -597,20 +620,31 @@ static void pack_input_weights(const NnConv2d *conv, const ConvPlan *pl, float *
     }
 }
 
-// Pads output rows [p0, p1) of image b's input into xp (xlen floats):
-// C planes of `plane` floats, then a zero tail the kernels read past.
-static void pad_input(const ConvJob *j, int b, int p0, int p1, float *xp) {
+// Copies the input rows that output rows [p0, p1) of image b read into
+// xs: per channel c and kernel column kj a plane of (band + K - 1) rows of
+// Q floats, plane (c K + kj), row u holding input row p0 + u - pad from
+// column kj - pad on; then a zero tail the kernels read past.
+static void shift_input(const ConvJob *j, int b, int p0, int p1, float *xs) {
     const NnConv2d *conv = j->conv;
     const ConvPlan *pl = &j->pl;
     int C = conv->n_in, K = conv->kernel;
-    direct_pad_block(j->x + (size_t)b * C * j->H * j->W, C, j->H, j->W, conv->pad, conv->pad,
-                     p0, p1 - p0 + K - 1, pl->ld, pl->plane, xp);
-    size_t used = (size_t)C * pl->plane;
-    memset(xp + used, 0, sizeof(float) * (pl->xlen - used));
+    const float *xb = j->x + (size_t)b * C * j->H * j->W;
+    for (int kj = 0; kj < K; kj++) {
+        direct_pad_block(xb, C, j->H, j->W, conv->pad, conv->pad - kj, p0, p1 - p0 + K - 1,
+                         pl->Q, pl->plane, (size_t)K * pl->plane, xs + (size_t)kj * pl->plane);
+    }
+    size_t used = (size_t)C * K * pl->plane;
+    memset(xs + used, 0, sizeof(float) * (pl->xlen - used));
+}
+
+// Tap layout of the shifted copies.
+static TapLayout shifted_taps(const ConvJob *j) {
+    TapLayout tl = {(size_t)j->conv->kernel * j->pl.plane, (size_t)j->pl.Q, j->pl.plane};
+    return tl;
 }
 
 // Asks for the cache lines of n floats from p ahead of their use, so that
-// the copies into the padded blocks find them in L2 rather than memory.
+// the copies find them in L2 rather than memory.
 static void prefetch_floats(const float *p, size_t n) {
     for (size_t i = 0; i < n; i += 16) {
         __builtin_prefetch(p + i, 0, 2);
@@ -657,24 +691,21 @@ static void prefetch_next(const ConvJob *j, int item, int b, int backward) {
     }
 }
 
-// Forward of a direct item: per image (or band), the padded block, the
-// kernel into the stage, and the stage's output columns copied to y.
+// Forward of a direct item: per image (or band), the shifted copies, then
+// the kernel straight into the rows of y.
 static void direct_forward(const ConvJob *j, int item) {
     const NnConv2d *conv = j->conv;
     const ConvPlan *pl = &j->pl;
     int F = conv->n_out, b0, nb, k;
-    float *xp = item_cols(j, item), *stage = xp + (size_t)pl->group * pl->xlen;
+    float *xs = item_cols(j, item);
     item_span(j, item, &b0, &nb, &k);
     int p0 = k * pl->band, p1 = p0 + pl->band < pl->P ? p0 + pl->band : pl->P;
-    int n = round_up((p1 - p0) * pl->ld, 16);
     for (int b = b0; b < b0 + nb; b++) {
-        pad_input(j, b, p0, p1, xp);
+        shift_input(j, b, p0, p1, xs);
         prefetch_next(j, item, b, 0);
-        prefetch_rows(j->y + (size_t)b * F * pl->N, F, pl->N, p0 * pl->Q, (p1 - p0) * pl->Q);
-        direct_conv_kernel(xp, conv->n_in, pl->plane, pl->ld, conv->kernel, j->wf, conv->b, F,
-                           pl->Fp, stage, n);
-        direct_copy_out(stage, (size_t)n, pl->ld, F, p1 - p0, pl->Q,
-                        j->y + (size_t)b * F * pl->N + (size_t)p0 * pl->Q, (size_t)pl->N, pl->Q);
+        direct_conv_kernel(xs, conv->n_in, shifted_taps(j), conv->kernel, j->wf, conv->b, F,
+                           pl->Fp, j->y + (size_t)b * F * pl->N + (size_t)p0 * pl->Q,
+                           (size_t)pl->N, (p1 - p0) * pl->Q);
     }
 }
 
@@ -686,63 +717,39 @@ static void direct_input_grad(const ConvJob *j, int b, int i0, int i1, float *dp
     int C = conv->n_in, F = conv->n_out, K = conv->kernel, pad_d = K - 1 - conv->pad;
     int n = round_up((i1 - i0) * pl->ldd, 16);
     direct_pad_block(j->dy + (size_t)b * F * pl->N, F, pl->P, pl->Q, pad_d, pad_d, i0,
-                     i1 - i0 + K - 1, pl->ldd, pl->dplane, dp);
+                     i1 - i0 + K - 1, pl->ldd, pl->dplane, pl->dplane, dp);
     size_t used = (size_t)F * pl->dplane;
     memset(dp + used, 0, sizeof(float) * (pl->dlen - used));
-    direct_conv_kernel(dp, F, pl->dplane, pl->ldd, K, j->wb, NULL, C, pl->Cp, dxs, n);
+    TapLayout tl = {pl->dplane, (size_t)pl->ldd, 1};
+    direct_conv_kernel(dp, F, tl, K, j->wb, NULL, C, pl->Cp, dxs, (size_t)n, n);
     size_t area = (size_t)j->H * j->W;
     direct_copy_out(dxs, (size_t)n, pl->ldd, C, i1 - i0, j->W,
                     j->dx + (size_t)b * C * area + (size_t)i0 * j->W, area, j->W);
 }
 
-// Input gradient of image b from its dy stage d (see plan_direct): the
-// stage read from (K - 1 - pad) (ld + 1) floats before d is dy padded for
-// dx, convolved with the flipped weights into the dx stage, copied to dx.
-static void direct_input_grad_staged(const ConvJob *j, int b, const float *d, float *dxs) {
-    const NnConv2d *conv = j->conv;
-    const ConvPlan *pl = &j->pl;
-    int C = conv->n_in, K = conv->kernel, pad_d = K - 1 - conv->pad;
-    int n = round_up(j->H * pl->ld, 16);
-    size_t shift = (size_t)pad_d * (size_t)(pl->ld + 1), area = (size_t)j->H * j->W;
-    prefetch_rows(j->dx + (size_t)b * C * area, C, area, 0, (int)area);
-    direct_conv_kernel(d - shift, conv->n_out, pl->ns, pl->ld, K, j->wb, NULL, C, pl->Cp, dxs,
-                       n);
-    direct_copy_out(dxs, (size_t)n, pl->ld, C, j->H, j->W, j->dx + (size_t)b * C * area, area,
-                    j->W);
-}
-
-// Backward of a direct item: the padded input and the dy stage of each
-// image (F planes of ns floats, rows of ld, zero outside the output), dW
-// and db over all of them into the item's part, and the rows of dx the
-// item owns.
+// Backward of a direct item: the shifted copies of each image's input, dW
+// and db over all of them and dy as it lies into the item's part, and the
+// rows of dx the item owns.
 static void direct_backward(const ConvJob *j, int item) {
     const NnConv2d *conv = j->conv;
     const ConvPlan *pl = &j->pl;
     int F = conv->n_out, b0, nb, k;
-    float *xp = item_cols(j, item), *dyf = xp + (size_t)pl->group * pl->xlen;
-    float *dp = dyf + (size_t)pl->group * pl->dstep, *dxs = dp + pl->dlen;
+    float *xs = item_cols(j, item), *dp = xs + (size_t)pl->group * pl->xlen;
+    float *dxs = dp + pl->dlen;
     float *dw = j->parts + (size_t)item * ((size_t)F * pl->R + F), *db = dw + (size_t)F * pl->R;
     item_span(j, item, &b0, &nb, &k);
     int p0 = k * pl->band, p1 = p0 + pl->band < pl->P ? p0 + pl->band : pl->P;
-    int n = round_up((p1 - p0) * pl->ld, 16);
     int i0 = k * pl->dband, i1 = i0 + pl->dband < j->H ? i0 + pl->dband : j->H;
     for (int i = 0; i < nb; i++) {
-        float *u = dyf + (size_t)i * pl->dstep, *d = u + pl->lead;
-        size_t used = pl->lead + (size_t)F * pl->ns;
-        pad_input(j, b0 + i, p0, p1, xp + (size_t)i * pl->xlen);
+        shift_input(j, b0 + i, p0, p1, xs + (size_t)i * pl->xlen);
         prefetch_next(j, item, b0 + i, 1);
-        memset(u, 0, sizeof(float) * pl->lead);
-        direct_pad_block(j->dy + (size_t)(b0 + i) * F * pl->N, F, pl->P, pl->Q, 0, 0, p0,
-                         p1 - p0, pl->ld, pl->ns, d);
-        memset(u + used, 0, sizeof(float) * (pl->dstep - used));
-        if (j->dx && pl->dx_from_stage) {
-            direct_input_grad_staged(j, b0 + i, d, dxs);
-        } else if (j->dx && i1 > i0) {
+        if (j->dx && i1 > i0) {
             direct_input_grad(j, b0 + i, i0, i1, dp, dxs);
         }
     }
-    direct_weight_kernel(dyf + pl->lead, pl->dstep, pl->ns, xp, pl->xlen, nb, n, pl->plane,
-                         pl->ld, conv->kernel, pl->R, F, pl->Fp, pl->Rp, dw, db);
+    direct_weight_kernel(j->dy + (size_t)b0 * F * pl->N + (size_t)p0 * pl->Q,
+                         (size_t)F * pl->N, (size_t)pl->N, xs, pl->xlen, shifted_taps(j), nb,
+                         (p1 - p0) * pl->Q, conv->kernel, pl->R, F, pl->Fp, pl->Rp, dw, db);
 }
 
 // Packs the weights the pass needs into the shared part of the scratch.
