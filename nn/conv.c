@@ -512,20 +512,27 @@ CONV_AVX512 static void direct_weight_kernel(const float *dy, size_t dstep, size
                                              const float *in, size_t xstep, TapLayout tl,
                                              int units, int n, int K, int R, int F, int Fp,
                                              int Rp, float *dw, float *db) {
-    int KK = K * K, nv = n / 16;
+    int nv = n / 16;
     __mmask16 tail = lane_mask(0, n - nv * 16);
     for (int f0 = 0; f0 < Fp; f0 += DIRECT_GF) {
         size_t fo[DIRECT_GF];
         for (int f = 0; f < DIRECT_GF; f++) {
             fo[f] = f0 + f < F ? (size_t)(f0 + f) * fs : 0;
         }
+        // (c, ki, kj) of tap r0, stepped without divisions
+        int c = 0, ki = 0, kj = 0;
         for (int r0 = 0; r0 < Rp; r0 += DIRECT_GR) {
             size_t xs[DIRECT_GR];
             for (int t = 0; t < DIRECT_GR; t++) {
-                int r = r0 + t, tap = r % KK;
-                xs[t] = r < R ? (size_t)(r / KK) * tl.cs + (size_t)(tap / K) * tl.rs +
-                                    (size_t)(tap % K) * tl.ks
-                              : 0;
+                xs[t] = r0 + t < R ? (size_t)c * tl.cs + (size_t)ki * tl.rs + (size_t)kj * tl.ks
+                                   : 0;
+                if (++kj == K) {
+                    kj = 0;
+                    if (++ki == K) {
+                        ki = 0;
+                        c++;
+                    }
+                }
             }
             __m512 a[DIRECT_GF][DIRECT_GR];
             for (int f = 0; f < DIRECT_GF; f++) {
