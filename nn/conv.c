@@ -68,6 +68,11 @@ int nn_conv2d_out_size(const NnConv2d *conv, int in) {
 #define DIRECT_GF 4
 #define DIRECT_GR 6
 
+// Filters (two vectors) and taps per block of the weight-gradient kernel
+// on transposed dy.
+#define DIRECT_TF 32
+#define DIRECT_TR 12
+
 // Work plan for an input size. The im2col path lowers images per group
 // (small maps) or output rows per band (large maps) into column blocks.
 // The direct path (stride 1, pad < K) works on an image, or on a band of
@@ -93,6 +98,8 @@ typedef struct ConvPlan {
     size_t plane;        // direct: floats per shifted copy of an input channel
     size_t dplane;       // direct: floats per padded channel of dy
     size_t xlen, dlen;   // direct: floats of the shifted x and padded dy blocks
+    int Ft;              // direct: F rounded up to 32 when dy is transposed, else 0
+    size_t tlen;         // direct: floats of one image's transposed dy
 } ConvPlan;
 
 static int round_up(int n, int m) {
@@ -140,6 +147,11 @@ static void plan_direct(const NnConv2d *conv, int H, int W, ConvPlan *pl) {
     // one, from (K - 1) rows into the last plane; a zero tail covers them
     pl->xlen = (size_t)conv->n_in * (size_t)K * pl->plane + (size_t)DIRECT_STEP + 16;
     pl->dlen = (size_t)conv->n_out * pl->dplane + (size_t)pl->Ld + (size_t)K + 16;
+
+    // with 32 filters or more, the weight gradient runs on dy transposed
+    // to positions x filters (see direct_weight_kernel_t)
+    pl->Ft = conv->n_out >= DIRECT_TF ? round_up(conv->n_out, DIRECT_TF) : 0;
+    pl->tlen = (size_t)pl->band * (size_t)pl->Q * (size_t)pl->Ft;
     (void)W;
 }
 
@@ -304,7 +316,8 @@ static size_t slot_floats(const NnConv2d *conv, const ConvPlan *pl) {
     if (!pl->direct) {
         return (size_t)(pl->R + conv->n_out) * (size_t)pl->cols;
     }
-    return (size_t)pl->group * pl->xlen + pl->dlen + (size_t)pl->Cp * (size_t)pl->Ld;
+    return (size_t)pl->group * (pl->xlen + pl->tlen) + pl->dlen +
+           (size_t)pl->Cp * (size_t)pl->Ld + 16;
 }
 
 // Floats of the packed weights that the direct path shares between threads.
@@ -574,6 +587,74 @@ CONV_AVX512 static void direct_weight_kernel(const float *dy, size_t dstep, size
     }
 }
 
+// The item's part of dW (F x R) and db (F) from `units` images, as
+// direct_weight_kernel, from dy transposed: unit u's dyt + u * tstep
+// holds n rows of Ft floats, the filters of one position (zero from F on),
+// 64-byte aligned. Each block of 32 filters by 12 taps keeps its 24
+// vectors, one per tap and half of the filters, in registers over all
+// units, fed per position by two aligned loads and twelve broadcasts, so
+// no lanes need adding up at the end.
+CONV_AVX512 static void direct_weight_kernel_t(const float *dyt, size_t tstep, int Ft,
+                                               const float *in, size_t xstep, TapLayout tl,
+                                               int units, int n, int K, int R, int F,
+                                               float *dw, float *db) {
+    int c = 0, ki = 0, kj = 0;
+    for (int r0 = 0; r0 < R; r0 += DIRECT_TR) {
+        size_t xs[DIRECT_TR];
+        for (int t = 0; t < DIRECT_TR; t++) {
+            xs[t] = r0 + t < R ? (size_t)c * tl.cs + (size_t)ki * tl.rs + (size_t)kj * tl.ks : 0;
+            if (++kj == K) {
+                kj = 0;
+                if (++ki == K) {
+                    ki = 0;
+                    c++;
+                }
+            }
+        }
+        for (int f0 = 0; f0 < Ft; f0 += DIRECT_TF) {
+            __m512 a[DIRECT_TR][2];
+            for (int t = 0; t < DIRECT_TR; t++) {
+                a[t][0] = a[t][1] = _mm512_setzero_ps();
+            }
+            for (int u = 0; u < units; u++) {
+                const float *d = dyt + (size_t)u * tstep + f0, *x = in + (size_t)u * xstep;
+                for (int o = 0; o < n; o++, d += Ft) {
+                    __m512 d0 = _mm512_load_ps(d), d1 = _mm512_load_ps(d + 16);
+                    for (int t = 0; t < DIRECT_TR; t++) {
+                        __m512 xv = _mm512_set1_ps(x[xs[t] + (size_t)o]);
+                        a[t][0] = _mm512_fmadd_ps(d0, xv, a[t][0]);
+                        a[t][1] = _mm512_fmadd_ps(d1, xv, a[t][1]);
+                    }
+                }
+            }
+            for (int t = 0; t < DIRECT_TR && r0 + t < R; t++) {
+                float lanes[DIRECT_TF];
+                _mm512_storeu_ps(lanes, a[t][0]);
+                _mm512_storeu_ps(lanes + 16, a[t][1]);
+                for (int f = 0; f < DIRECT_TF && f0 + f < F; f++) {
+                    dw[(size_t)(f0 + f) * (size_t)R + (size_t)(r0 + t)] = lanes[f];
+                }
+            }
+        }
+    }
+    for (int f0 = 0; f0 < Ft; f0 += DIRECT_TF) {
+        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+        for (int u = 0; u < units; u++) {
+            const float *d = dyt + (size_t)u * tstep + f0;
+            for (int o = 0; o < n; o++, d += Ft) {
+                s0 = _mm512_add_ps(s0, _mm512_load_ps(d));
+                s1 = _mm512_add_ps(s1, _mm512_load_ps(d + 16));
+            }
+        }
+        float lanes[DIRECT_TF];
+        _mm512_storeu_ps(lanes, s0);
+        _mm512_storeu_ps(lanes + 16, s1);
+        for (int f = 0; f < DIRECT_TF && f0 + f < F; f++) {
+            db[f0 + f] = lanes[f];
+        }
+    }
+}
+
 // ---- direct items ----
 
 // The images [*b0, *b0 + *nb) and the band *k of a direct item.
@@ -734,6 +815,56 @@ static void direct_input_grad(const ConvJob *j, int b, int i0, int i1, float *dp
                     j->dx + (size_t)b * C * area + (size_t)i0 * j->W, area, j->W);
 }
 
+// Rounds p up to the next 64-byte boundary (the slot keeps 16 floats spare).
+static float *align64(float *p) {
+    uintptr_t a = (uintptr_t)p;
+    return p + ((64 - a % 64) % 64) / sizeof(float);
+}
+
+// dyt (n x Ft) = the transpose of n positions of F planes of dy, fs floats
+// apart, with zeros in the columns from F on. Blocks of 16 filters by 16
+// positions are transposed in registers: pairs of rows interleave, then
+// pairs of pairs, then the 128-bit quarters move into place.
+CONV_AVX512 static void transpose_dy(const float *dy, int F, size_t fs, int n, int Ft,
+                                     float *dyt) {
+    for (int f0 = 0; f0 < Ft; f0 += 16) {
+        for (int o0 = 0; o0 < n; o0 += 16) {
+            __mmask16 m = lane_mask(0, n - o0);
+            __m512 r[16], t[16];
+            for (int i = 0; i < 16; i++) {
+                r[i] = f0 + i < F ? _mm512_maskz_loadu_ps(m, dy + (size_t)(f0 + i) * fs + o0)
+                                  : _mm512_setzero_ps();
+            }
+            for (int i = 0; i < 8; i++) {
+                t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+            }
+            for (int i = 0; i < 4; i++) {
+                __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+                __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+                r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+                r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+                r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+                r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+            }
+            // r[4 g + j], quarter q, now holds column 4 q + j of rows 4 g .. 4 g + 3
+            for (int j = 0; j < 4; j++) {
+                __m512 a_even = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+                __m512 a_odd = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+                __m512 b_even = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+                __m512 b_odd = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+                t[j] = _mm512_shuffle_f32x4(a_even, b_even, 0x88);
+                t[8 + j] = _mm512_shuffle_f32x4(a_even, b_even, 0xDD);
+                t[4 + j] = _mm512_shuffle_f32x4(a_odd, b_odd, 0x88);
+                t[12 + j] = _mm512_shuffle_f32x4(a_odd, b_odd, 0xDD);
+            }
+            for (int j = 0; j < 16 && o0 + j < n; j++) {
+                _mm512_store_ps(dyt + (size_t)(o0 + j) * Ft + f0, t[j]);
+            }
+        }
+    }
+}
+
 // Backward of a direct item: the shifted copies of each image's input, dW
 // and db over all of them and dy as it lies into the item's part, and the
 // rows of dx the item owns.
@@ -747,16 +878,28 @@ static void direct_backward(const ConvJob *j, int item) {
     item_span(j, item, &b0, &nb, &k);
     int p0 = k * pl->band, p1 = p0 + pl->band < pl->P ? p0 + pl->band : pl->P;
     int i0 = k * pl->dband, i1 = i0 + pl->dband < j->H ? i0 + pl->dband : j->H;
+    int n = (p1 - p0) * pl->Q;
+    float *dyt = align64(dxs + (size_t)pl->Cp * pl->Ld);
     for (int i = 0; i < nb; i++) {
+        const float *dyb = j->dy + (size_t)(b0 + i) * F * pl->N + (size_t)p0 * pl->Q;
         shift_input(j, b0 + i, p0, p1, xs + (size_t)i * pl->xlen);
         prefetch_next(j, item, b0 + i, 1);
+        if (pl->Ft) {
+            transpose_dy(dyb, F, (size_t)pl->N, n, pl->Ft, dyt + (size_t)i * pl->tlen);
+        }
         if (j->dx && i1 > i0) {
             direct_input_grad(j, b0 + i, i0, i1, dp, dxs);
         }
     }
-    direct_weight_kernel(j->dy + (size_t)b0 * F * pl->N + (size_t)p0 * pl->Q,
-                         (size_t)F * pl->N, (size_t)pl->N, xs, pl->xlen, shifted_taps(j), nb,
-                         (p1 - p0) * pl->Q, conv->kernel, pl->R, F, pl->Fp, pl->Rp, dw, db);
+    const float *dyb0 = j->dy + (size_t)b0 * F * pl->N + (size_t)p0 * pl->Q;
+    if (pl->Ft) {
+        direct_weight_kernel_t(dyt, pl->tlen, pl->Ft, xs, pl->xlen, shifted_taps(j), nb, n,
+                               conv->kernel, pl->R, F, dw, db);
+    } else {
+        direct_weight_kernel(dyb0, (size_t)F * pl->N, (size_t)pl->N, xs, pl->xlen,
+                             shifted_taps(j), nb, n, conv->kernel, pl->R, F, pl->Fp, pl->Rp,
+                             dw, db);
+    }
 }
 
 // Packs the weights the pass needs into the shared part of the scratch.

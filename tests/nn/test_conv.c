@@ -28,6 +28,8 @@ static const ConvCase cases[] = {
     {2, 3, 3, 1, 1, 70, 66, 1}, // bands of a direct plan
     {2, 2, 3, 1, 0, 80, 60, 1}, // bands, no padding: dx rows need dy halos
     {9, 10, 3, 1, 1, 6, 5, 2},  // channels past a block of 8
+    {3, 33, 3, 1, 1, 6, 7, 2},  // filters past a block of 32 (transposed dy)
+    {2, 32, 3, 1, 0, 7, 5, 3},  // 32 filters, no padding
 };
 
 typedef struct ConvFixture {
@@ -288,6 +290,8 @@ static const ConvCase thread_cases[] = {
     {1, 2, 3, 2, 1, 100, 90, 2},   // strided, banded
     {2, 3, 3, 1, 1, 70, 66, 3},    // bands of a direct plan
     {2, 3, 3, 1, 0, 80, 60, 2},    // bands, dx from dy halos
+    {4, 32, 3, 1, 1, 18, 18, 13},  // 32 filters: transposed dy
+    {2, 32, 3, 1, 1, 70, 66, 2},   // 32 filters, bands
 };
 
 // The items of a pass write disjoint memory and the gradient parts add up
