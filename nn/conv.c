@@ -98,6 +98,8 @@ typedef struct ConvPlan {
     size_t plane;        // direct: floats per shifted copy of an input channel
     size_t dplane;       // direct: floats per padded channel of dy
     size_t xlen, dlen;   // direct: floats of the shifted x and padded dy blocks
+    int ld;              // direct: row length of x padded on both sides
+    size_t pplane;       // direct: floats per channel of x padded on all sides
     int Ft;              // direct: F rounded up to 32 when dy is transposed, else 0
     size_t tlen;         // direct: floats of one image's transposed dy
 } ConvPlan;
@@ -146,13 +148,17 @@ static void plan_direct(const NnConv2d *conv, int H, int W, ConvPlan *pl) {
     // the kernels read whole vectors of positions, up to 47 past the last
     // one, from (K - 1) rows into the last plane; a zero tail covers them
     pl->xlen = (size_t)conv->n_in * (size_t)K * pl->plane + (size_t)DIRECT_STEP + 16;
+    pl->ld = W + 2 * conv->pad;
+    pl->pplane = (size_t)(pl->band + K - 1) * (size_t)pl->ld;
+    if ((size_t)conv->n_in * pl->pplane > pl->xlen) {
+        pl->xlen = (size_t)conv->n_in * pl->pplane;
+    }
     pl->dlen = (size_t)conv->n_out * pl->dplane + (size_t)pl->Ld + (size_t)K + 16;
 
     // with 32 filters or more, the weight gradient runs on dy transposed
     // to positions x filters (see direct_weight_kernel_t)
     pl->Ft = conv->n_out >= DIRECT_TF ? round_up(conv->n_out, DIRECT_TF) : 0;
     pl->tlen = (size_t)pl->band * (size_t)pl->Q * (size_t)pl->Ft;
-    (void)W;
 }
 
 static ConvPlan conv_plan(const NnConv2d *conv, int H, int W) {
@@ -589,15 +595,18 @@ CONV_AVX512 static void direct_weight_kernel(const float *dy, size_t dstep, size
 
 // The item's part of dW (F x R) and db (F) from `units` images, as
 // direct_weight_kernel, from dy transposed: unit u's dyt + u * tstep
-// holds n rows of Ft floats, the filters of one position (zero from F on),
-// 64-byte aligned. Each block of 32 filters by 12 taps keeps its 24
+// holds rows x Q rows of Ft floats, the filters of one position (zero from
+// F on), 64-byte aligned. Output row p reads the input from in + u * xstep
+// + p * tl.rs, so the input may be padded on all sides (one copy, rows of
+// ld floats) rather than shifted. Each block of 32 filters by 12 taps keeps its 24
 // vectors, one per tap and half of the filters, in registers over all
 // units, fed per position by two aligned loads and twelve broadcasts, so
 // no lanes need adding up at the end.
 CONV_AVX512 static void direct_weight_kernel_t(const float *dyt, size_t tstep, int Ft,
                                                const float *in, size_t xstep, TapLayout tl,
-                                               int units, int n, int K, int R, int F,
+                                               int units, int rows, int Q, int K, int R, int F,
                                                float *dw, float *db) {
+    int n = rows * Q;
     int c = 0, ki = 0, kj = 0;
     for (int r0 = 0; r0 < R; r0 += DIRECT_TR) {
         size_t xs[DIRECT_TR];
@@ -617,13 +626,16 @@ CONV_AVX512 static void direct_weight_kernel_t(const float *dyt, size_t tstep, i
                 a[t][0] = a[t][1] = _mm512_setzero_ps();
             }
             for (int u = 0; u < units; u++) {
-                const float *d = dyt + (size_t)u * tstep + f0, *x = in + (size_t)u * xstep;
-                for (int o = 0; o < n; o++, d += Ft) {
-                    __m512 d0 = _mm512_load_ps(d), d1 = _mm512_load_ps(d + 16);
-                    for (int t = 0; t < DIRECT_TR; t++) {
-                        __m512 xv = _mm512_set1_ps(x[xs[t] + (size_t)o]);
-                        a[t][0] = _mm512_fmadd_ps(d0, xv, a[t][0]);
-                        a[t][1] = _mm512_fmadd_ps(d1, xv, a[t][1]);
+                const float *d = dyt + (size_t)u * tstep + f0;
+                for (int p = 0; p < rows; p++) {
+                    const float *x = in + (size_t)u * xstep + (size_t)p * tl.rs;
+                    for (int q = 0; q < Q; q++, d += Ft) {
+                        __m512 d0 = _mm512_load_ps(d), d1 = _mm512_load_ps(d + 16);
+                        for (int t = 0; t < DIRECT_TR; t++) {
+                            __m512 xv = _mm512_set1_ps(x[xs[t] + (size_t)q]);
+                            a[t][0] = _mm512_fmadd_ps(d0, xv, a[t][0]);
+                            a[t][1] = _mm512_fmadd_ps(d1, xv, a[t][1]);
+                        }
                     }
                 }
             }
@@ -723,6 +735,17 @@ static void shift_input(const ConvJob *j, int b, int p0, int p1, float *xs) {
     }
     size_t used = (size_t)C * K * pl->plane;
     memset(xs + used, 0, sizeof(float) * (pl->xlen - used));
+}
+
+// Copies the input rows that output rows [p0, p1) of image b read into
+// xp: C planes of (band + K - 1) rows of ld floats, zero-padded on all
+// sides.
+static void pad_input(const ConvJob *j, int b, int p0, int p1, float *xp) {
+    const NnConv2d *conv = j->conv;
+    const ConvPlan *pl = &j->pl;
+    int C = conv->n_in;
+    direct_pad_block(j->x + (size_t)b * C * j->H * j->W, C, j->H, j->W, conv->pad, conv->pad,
+                     p0, p1 - p0 + conv->kernel - 1, pl->ld, pl->pplane, pl->pplane, xp);
 }
 
 // Tap layout of the shifted copies.
@@ -882,18 +905,21 @@ static void direct_backward(const ConvJob *j, int item) {
     float *dyt = align64(dxs + (size_t)pl->Cp * pl->Ld);
     for (int i = 0; i < nb; i++) {
         const float *dyb = j->dy + (size_t)(b0 + i) * F * pl->N + (size_t)p0 * pl->Q;
-        shift_input(j, b0 + i, p0, p1, xs + (size_t)i * pl->xlen);
-        prefetch_next(j, item, b0 + i, 1);
         if (pl->Ft) {
+            pad_input(j, b0 + i, p0, p1, xs + (size_t)i * pl->xlen);
             transpose_dy(dyb, F, (size_t)pl->N, n, pl->Ft, dyt + (size_t)i * pl->tlen);
+        } else {
+            shift_input(j, b0 + i, p0, p1, xs + (size_t)i * pl->xlen);
         }
+        prefetch_next(j, item, b0 + i, 1);
         if (j->dx && i1 > i0) {
             direct_input_grad(j, b0 + i, i0, i1, dp, dxs);
         }
     }
     const float *dyb0 = j->dy + (size_t)b0 * F * pl->N + (size_t)p0 * pl->Q;
     if (pl->Ft) {
-        direct_weight_kernel_t(dyt, pl->tlen, pl->Ft, xs, pl->xlen, shifted_taps(j), nb, n,
+        TapLayout tl = {pl->pplane, (size_t)pl->ld, 1};
+        direct_weight_kernel_t(dyt, pl->tlen, pl->Ft, xs, pl->xlen, tl, nb, p1 - p0, pl->Q,
                                conv->kernel, pl->R, F, dw, db);
     } else {
         direct_weight_kernel(dyb0, (size_t)F * pl->N, (size_t)pl->N, xs, pl->xlen,
