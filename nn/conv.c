@@ -754,54 +754,6 @@ static TapLayout shifted_taps(const ConvJob *j) {
     return tl;
 }
 
-// Asks for the cache lines of n floats from p ahead of their use, so that
-// the copies find them in L2 rather than memory.
-static void prefetch_floats(const float *p, size_t n) {
-    for (size_t i = 0; i < n; i += 16) {
-        __builtin_prefetch(p + i, 0, 2);
-    }
-}
-
-// Prefetches floats [lo, lo + n) of each of n_ch planes of `plane` floats.
-static void prefetch_rows(const float *p, int n_ch, size_t plane, int lo, int n) {
-    for (int c = 0; c < n_ch; c++) {
-        prefetch_floats(p + (size_t)c * plane + lo, (size_t)n);
-    }
-}
-
-// Prefetches the inputs of image b (its band k on banded plans), and its
-// output gradient on backward; nothing when b is past the batch.
-static void prefetch_image(const ConvJob *j, int b, int k, int backward) {
-    const NnConv2d *conv = j->conv;
-    const ConvPlan *pl = &j->pl;
-    if (b >= j->B) {
-        return;
-    }
-    int p0 = k * pl->band, p1 = p0 + pl->band < pl->P ? p0 + pl->band : pl->P;
-    int h0 = p0 - conv->pad > 0 ? p0 - conv->pad : 0;
-    int h1 = p1 + conv->kernel - 1 - conv->pad < j->H ? p1 + conv->kernel - 1 - conv->pad : j->H;
-    size_t area = (size_t)j->H * j->W;
-    prefetch_rows(j->x + (size_t)b * conv->n_in * area, conv->n_in, area, h0 * j->W,
-                  (h1 - h0) * j->W);
-    if (backward) {
-        prefetch_rows(j->dy + (size_t)b * conv->n_out * pl->N, conv->n_out, (size_t)pl->N,
-                      p0 * pl->Q, (p1 - p0) * pl->Q);
-    }
-}
-
-// Prefetches what this thread works on after image b of item `item`: the
-// next image of the item, or the first image of the thread's next item.
-static void prefetch_next(const ConvJob *j, int item, int b, int backward) {
-    int b0, nb, k;
-    item_span(j, item, &b0, &nb, &k);
-    if (b + 1 < b0 + nb) {
-        prefetch_image(j, b + 1, k, backward);
-    } else if (item + nn_threads() < j->n_items) {
-        item_span(j, item + nn_threads(), &b0, &nb, &k);
-        prefetch_image(j, b0, k, backward);
-    }
-}
-
 // Forward of a direct item: per image (or band), the shifted copies, then
 // the kernel straight into the rows of y.
 static void direct_forward(const ConvJob *j, int item) {
@@ -813,7 +765,6 @@ static void direct_forward(const ConvJob *j, int item) {
     int p0 = k * pl->band, p1 = p0 + pl->band < pl->P ? p0 + pl->band : pl->P;
     for (int b = b0; b < b0 + nb; b++) {
         shift_input(j, b, p0, p1, xs);
-        prefetch_next(j, item, b, 0);
         direct_conv_kernel(xs, conv->n_in, shifted_taps(j), conv->kernel, j->wf, conv->b, F,
                            pl->Fp, j->y + (size_t)b * F * pl->N + (size_t)p0 * pl->Q,
                            (size_t)pl->N, (p1 - p0) * pl->Q);
@@ -911,7 +862,6 @@ static void direct_backward(const ConvJob *j, int item) {
         } else {
             shift_input(j, b0 + i, p0, p1, xs + (size_t)i * pl->xlen);
         }
-        prefetch_next(j, item, b0 + i, 1);
         if (j->dx && i1 > i0) {
             direct_input_grad(j, b0 + i, i0, i1, dp, dxs);
         }
