@@ -1,4 +1,4 @@
-// 2-D convolution through im2col and sgemm; see conv.h.
+// 2-D convolution: direct AVX-512 kernels, or im2col and sgemm; see conv.h.
 #include "nn/conv.h"
 
 #include <math.h>
@@ -55,34 +55,35 @@ int nn_conv2d_out_size(const NnConv2d *conv, int in) {
 // cache; 1024 and 2048 measured alike in conv_bench, 4096 and 8192 slower.
 #define CONV_COLS 2048
 
-// Direct kernels: output positions per image group (small maps are
-// grouped up to about this many) and per band of a large map.
+// Output positions of the direct path per item: small maps are grouped up
+// to about DIRECT_GROUP, and larger maps split into bands of at most
+// DIRECT_BAND.
 #define DIRECT_GROUP 2048
 #define DIRECT_BAND 4096
 
-// Output positions per step of the forward kernel (three AVX-512 vectors),
-// filters per step of the forward kernel, and the weight-gradient kernel's
-// block of filters and taps.
+// The forward kernel's step: 48 positions (three AVX-512 vectors) by 8
+// filters. The weight-gradient kernel's block: 4 filters by 6 taps.
 #define DIRECT_STEP 48
 #define DIRECT_FB 8
 #define DIRECT_GF 4
 #define DIRECT_GR 6
 
-// Filters (two vectors) and taps per block of the weight-gradient kernel
-// on transposed dy.
+// The block of the weight-gradient kernel on transposed dy: 32 filters
+// (two vectors) by 12 taps.
 #define DIRECT_TF 32
 #define DIRECT_TR 12
 
 // Work plan for an input size. The im2col path lowers images per group
 // (small maps) or output rows per band (large maps) into column blocks.
 // The direct path (stride 1, pad < K) works on an image, or on a band of
-// rows of a large image, at a time. For forward and the weight gradient it
-// copies the input K times, once per kernel column kj, into planes of
-// rows of Q floats, shifted by kj and zero-padded, so that tap (c, ki, kj)
-// is one offset into the copies and the output positions run as one flat
-// vector straight over y and dy. The input gradient convolves dy, padded
-// by K - 1 - pad into rows of ldd floats, with the flipped weights; the
-// K - 1 positions at the end of each of its rows fall outside dx and are
+// rows of a large image, at a time. Forward copies the input K times, once
+// per kernel column kj, into planes of rows of Q floats, shifted by kj and
+// zero-padded. Tap (c, ki, kj) is then one offset into the copies, and the
+// output positions run as one flat vector straight over y. The weight
+// gradient reads the same copies, or, with 32 filters or more, one padded
+// copy and dy transposed. The input gradient convolves dy, padded by
+// K - 1 - pad into rows of ldd floats, with the flipped weights. The K - 1
+// positions at the end of each of its rows fall outside dx, so they are
 // dropped when the stage is copied out.
 typedef struct ConvPlan {
     int direct;          // 1: direct kernels, 0: im2col and sgemm
@@ -145,8 +146,9 @@ static void plan_direct(const NnConv2d *conv, int H, int W, ConvPlan *pl) {
     pl->plane = (size_t)(pl->band + K - 1) * (size_t)pl->Q;
     pl->dplane = (size_t)(pl->dband + K - 1) * (size_t)pl->ldd;
 
-    // the kernels read whole vectors of positions, up to 47 past the last
-    // one, from (K - 1) rows into the last plane; a zero tail covers them
+    // The kernels read whole vectors of positions, up to 47 floats past the
+    // last one, from (K - 1) rows into the last plane. A zero tail covers
+    // them.
     pl->xlen = (size_t)conv->n_in * (size_t)K * pl->plane + (size_t)DIRECT_STEP + 16;
     pl->ld = W + 2 * conv->pad;
     pl->pplane = (size_t)(pl->band + K - 1) * (size_t)pl->ld;
@@ -283,14 +285,14 @@ static void col2im_add(const NnConv2d *conv, const float *col, size_t ld, int H,
 
 // ---- parallel forward and backward ----
 //
-// The work splits into items: a group of images, one image (banded im2col
-// plans, whose bands would otherwise fold onto shared input rows), or one
-// band of an image (banded direct plans, whose bands write disjoint rows
-// of y and dx). Item i runs on team thread i % T and uses that thread's
-// slot of the scratch. Each item writes its own outputs, and backward
-// writes its weight and bias gradients into its own partial block, which
-// are then added to dW and db in item order. So the results do not depend
-// on the thread count.
+// The work splits into items. An item is a group of images, one image of
+// a banded im2col plan (whose bands would fold onto shared input rows), or
+// one band of an image of a banded direct plan (whose bands write disjoint
+// rows of y and dx). Item i runs on team thread i % T and uses that
+// thread's slot of the scratch. Each item writes its own outputs, and
+// backward writes its weight and bias gradients into its own partial
+// block. These are then added to dW and db in item order, so the results
+// do not depend on the thread count.
 
 typedef struct ConvJob {
     NnConv2d *conv;
@@ -315,9 +317,9 @@ static int n_items(const ConvPlan *pl, int B) {
 }
 
 // Floats of one thread's slot. im2col: the columns (R x cols), then the
-// staging block (F x cols). Direct: per image of an item the shifted
-// copies of its input, then the padded dy block and the dx stage (Cp x Ld)
-// of the input gradient.
+// staging block (F x cols). Direct: per image of an item the copies of its
+// input, then the padded dy block and the dx stage (Cp x Ld) of the input
+// gradient, then per image the transposed dy (with 32 filters or more).
 static size_t slot_floats(const NnConv2d *conv, const ConvPlan *pl) {
     if (!pl->direct) {
         return (size_t)(pl->R + conv->n_out) * (size_t)pl->cols;
@@ -360,7 +362,7 @@ static ConvJob conv_job(NnConv2d *conv, int B, int H, int W, float *scratch) {
     return j;
 }
 
-// Columns of item i's thread slot; its staging block follows them.
+// Start of item i's thread slot.
 static float *item_cols(const ConvJob *j, int i) {
     return j->slots + (size_t)(i % nn_threads()) * j->slot_n;
 }
@@ -379,7 +381,7 @@ static inline __mmask16 lane_mask(int lo, int hi) {
 }
 
 // Copies rows of src (Cin planes of Hin x Win) into dst, Cin planes of
-// `plane` floats, cstride apart, with rows of ld: row u of a plane holds
+// `plane` floats, cstride apart, with rows of ld: row u of a plane contains
 // source row r0 + u - top from column `left` on (a negative `left` drops
 // the first columns), cut at ld and with zeros around it, or zeros when
 // that row is outside the source or u >= rows. Floats of a plane past its
@@ -477,11 +479,11 @@ direct_conv_step(const float *in, int Cin, TapLayout tl, int K, const float *w,
 }
 
 // Output planes f < n_out of out, os floats apart, positions 0..n-1, =
-// bias + the convolution of `in` (taps as tl says). wp holds the weights
+// bias + the convolution of `in` (taps laid out as tl gives). wp holds the weights
 // in blocks of DIRECT_FB outputs: per block all Cin*K*K taps in order,
 // DIRECT_FB floats per tap. bias may be NULL. Three vectors of positions
-// by eight outputs fill 24 of the 32 registers, and each tap costs three
-// loads and eight broadcasts for 24 multiply-adds; the last positions go
+// by eight outputs fill 24 of the 32 registers, so each tap costs three
+// loads and eight broadcasts for 24 multiply-adds. The last positions go
 // one vector at a time. `in` must be readable 47 floats past the last
 // position of every tap.
 CONV_AVX512 static void direct_conv_kernel(const float *in, int Cin, TapLayout tl, int K,
@@ -595,7 +597,7 @@ CONV_AVX512 static void direct_weight_kernel(const float *dy, size_t dstep, size
 
 // The item's part of dW (F x R) and db (F) from `units` images, as
 // direct_weight_kernel, from dy transposed: unit u's dyt + u * tstep
-// holds rows x Q rows of Ft floats, the filters of one position (zero from
+// contains rows x Q rows of Ft floats, the filters of one position (zero from
 // F on), 64-byte aligned. Output row p reads the input from in + u * xstep
 // + p * tl.rs, so the input may be padded on all sides (one copy, rows of
 // ld floats) rather than shifted. Each block of 32 filters by 12 taps keeps its 24
@@ -721,9 +723,10 @@ static void pack_input_weights(const NnConv2d *conv, const ConvPlan *pl, float *
 }
 
 // Copies the input rows that output rows [p0, p1) of image b read into
-// xs: per channel c and kernel column kj a plane of (band + K - 1) rows of
-// Q floats, plane (c K + kj), row u holding input row p0 + u - pad from
-// column kj - pad on; then a zero tail the kernels read past.
+// xs. Per channel c and kernel column kj, plane c K + kj has
+// (band + K - 1) rows of Q floats, and its row u is input row p0 + u - pad
+// from column kj - pad on. A zero tail, which the kernels read past the
+// last plane, follows.
 static void shift_input(const ConvJob *j, int b, int p0, int p1, float *xs) {
     const NnConv2d *conv = j->conv;
     const ConvPlan *pl = &j->pl;
@@ -821,7 +824,7 @@ CONV_AVX512 static void transpose_dy(const float *dy, int F, size_t fs, int n, i
                 r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
                 r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
             }
-            // r[4 g + j], quarter q, now holds column 4 q + j of rows 4 g .. 4 g + 3
+            // quarter q of r[4 g + j] is now column 4 q + j of rows 4 g .. 4 g + 3
             for (int j = 0; j < 4; j++) {
                 __m512 a_even = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
                 __m512 a_odd = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
@@ -839,9 +842,9 @@ CONV_AVX512 static void transpose_dy(const float *dy, int F, size_t fs, int n, i
     }
 }
 
-// Backward of a direct item: the shifted copies of each image's input, dW
-// and db over all of them and dy as it lies into the item's part, and the
-// rows of dx the item owns.
+// Backward of a direct item. It copies each image's input (and transposes
+// its dy with 32 filters or more), writes the rows of dx the item owns,
+// and then dW and db over all its images into the item's part.
 static void direct_backward(const ConvJob *j, int item) {
     const NnConv2d *conv = j->conv;
     const ConvPlan *pl = &j->pl;
@@ -854,6 +857,7 @@ static void direct_backward(const ConvJob *j, int item) {
     int i0 = k * pl->dband, i1 = i0 + pl->dband < j->H ? i0 + pl->dband : j->H;
     int n = (p1 - p0) * pl->Q;
     float *dyt = align64(dxs + (size_t)pl->Cp * pl->Ld);
+
     for (int i = 0; i < nb; i++) {
         const float *dyb = j->dy + (size_t)(b0 + i) * F * pl->N + (size_t)p0 * pl->Q;
         if (pl->Ft) {
@@ -866,6 +870,7 @@ static void direct_backward(const ConvJob *j, int item) {
             direct_input_grad(j, b0 + i, i0, i1, dp, dxs);
         }
     }
+
     const float *dyb0 = j->dy + (size_t)b0 * F * pl->N + (size_t)p0 * pl->Q;
     if (pl->Ft) {
         TapLayout tl = {pl->pplane, (size_t)pl->ld, 1};

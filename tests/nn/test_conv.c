@@ -76,7 +76,7 @@ static void fixture_init(ConvFixture *fx, const ConvCase *c, uint64_t seed) {
     }
 }
 
-// 1 when the guard block after the scratch still holds its pattern.
+// 1 when the guard block after the scratch still contains its pattern.
 static int guard_intact(const ConvFixture *fx) {
     for (int i = 0; i < GUARD; i++) {
         if (fx->col[fx->n_col + i] != -7.0f) {
