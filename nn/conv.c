@@ -117,7 +117,8 @@ static int conv_direct(const NnConv2d *conv) {
     if (conv->stride != 1 || conv->pad >= conv->kernel) {
         return 0;
     }
-    __builtin_cpu_init();
+    // libgcc fills in the CPU model before main, so no __builtin_cpu_init
+    // here, where team threads may plan layers at the same time
     return __builtin_cpu_supports("avx512f") != 0;
 #else
     (void)conv;
