@@ -407,7 +407,9 @@ CONV_AVX512 static void direct_pad_block(const float *src, int Cin, int Hin, int
                 _mm512_mask_storeu_ps(d + q0, lane_mask(0, ld - q0), v);
             }
         }
-        memset(dc + (size_t)n_rows * ld, 0, sizeof(float) * (plane - (size_t)n_rows * ld));
+        if (plane > (size_t)n_rows * ld) {
+            memset(dc + (size_t)n_rows * ld, 0, sizeof(float) * (plane - (size_t)n_rows * ld));
+        }
     }
 }
 
