@@ -107,11 +107,14 @@ static void gradients_match_finite_differences(void) {
         block_loss(&fx);
         memcpy(fx.dy, fx.r, sizeof(float) * fx.n_y);
         fx.m.ops->backward(&fx.m, fx.w, fx.x, fx.y, fx.dy, fx.dx, fx.gw, 0, 2, fx.rows / 2);
-        // a weight step moves every pre-pool value, and a step that reorders two
-        // values of one pooling window is a kink, so pooling gets a smaller step
-        float h = kinds[k] == VIS_RESAMPLE_POOL ? 1e-4f : 1e-3f;
-        double ew = gradcheck("dW", block_loss, &fx, fx.w, fx.gw, fx.n_w, h, 2e-2, 1e-2);
-        double ex = gradcheck("dx", block_loss, &fx, fx.x, fx.dx, fx.n_x, 1e-3f, 2e-2, 1e-2);
+        // A weight step moves every pre-pool value, and a step that reorders
+        // two values of one pooling window is a kink, so pooling gets small
+        // steps. The smooth kinds get 1e-2, where float rounding of the loss
+        // matters less than at 1e-3 (upsampling's dx error 0.003, not 0.013).
+        int pool = kinds[k] == VIS_RESAMPLE_POOL;
+        float hw = pool ? 1e-4f : 1e-2f, hx = pool ? 1e-3f : 1e-2f;
+        double ew = gradcheck("dW", block_loss, &fx, fx.w, fx.gw, fx.n_w, hw, 2e-2, 1e-2);
+        double ex = gradcheck("dx", block_loss, &fx, fx.x, fx.dx, fx.n_x, hx, 2e-2, 1e-2);
         fprintf(stderr, "  kind %d: max rel err dW %.2g dx %.2g\n", k, ew, ex);
         fixture_deinit(&fx);
     }
