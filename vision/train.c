@@ -696,9 +696,9 @@ static int write_summary(Trainer *tr, const VisTaskMetrics *test, char *err, siz
     return rc;
 }
 
-// Fills cfg with the defaults a run's own config.json is read over: a key
-// added after the run was written takes the value that reproduces the runs
-// before it (arch.batch_norm did not exist, so batch norm was off).
+// Fills cfg with the defaults that a run's own config.json is read over. A
+// key added after the run was written takes the value that reproduces the
+// older runs: arch.batch_norm did not exist, so batch norm was off.
 static void saved_config_defaults(VisConfig *cfg) {
     vis_config_defaults(cfg);
     cfg->batch_norm = 0;

@@ -110,7 +110,7 @@ static void test_gradients_stl(void) {
 // Measuring per-task gradients (want_task_grads) leaves the summed gradient
 // bit for bit as a plain backward writes it; summing it from D
 // (sum_task_grads) agrees to rounding. Row t of D equals the gradient of
-// task t's rows alone, and gram holds D D^T.
+// task t's rows alone, and gram contains D D^T.
 static void test_task_grads_split(void) {
     RlNet *net = small_net(RL_METHOD_MTSAC);
     CHECK_EQ_INT(3, net->n_shared);   // two hidden layers and the output layer
