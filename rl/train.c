@@ -1141,54 +1141,6 @@ static int resolve_run(Trainer *tr, const RlTrainOptions *opt, char *err, size_t
     return rc != 0 ? rc : check_memory(&tr->cfg, err, err_sz);
 }
 
-// Rewrites DIR/name keeping only records with "step" <= max_step. A run
-// killed after its last checkpoint has logged steps that the resumed run
-// logs again; dropping them keeps one record per step. Unparsable lines (a
-// write cut short by the kill) go too.
-static int trim_records(const Trainer *tr, const char *name, long long max_step, char *err,
-                        size_t err_sz) {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s", tr->dir, name);
-    if (!file_exists(path)) {
-        return 0;
-    }
-    char *text;
-    size_t n;
-    int rc = file_read_all(path, &text, &n, err, err_sz);
-    if (rc != 0) {
-        return rc;
-    }
-    char *out = malloc(n + 1);
-    size_t len = 0;
-    int dropped = 0;
-    for (char *line = text; out && *line;) {
-        char *nl = strchr(line, '\n');
-        size_t line_len = nl ? (size_t)(nl - line) : strlen(line);
-        cJSON *o = cJSON_ParseWithLength(line, line_len);
-        const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step");
-        if (cJSON_IsNumber(step) && step->valuedouble <= (double)max_step) {
-            memcpy(out + len, line, line_len);
-            len += line_len;
-            out[len++] = '\n';
-        } else {
-            dropped++;
-        }
-        cJSON_Delete(o);
-        line += line_len + (nl ? 1 : 0);
-    }
-    free(text);
-    if (!out) {
-        return err_set(err, err_sz, ERR_NOMEM, "%s: out of memory", path);
-    }
-    if (dropped > 0) {
-        log_info("resume: dropped %d record(s) of %s logged after step %lld", dropped, name,
-                 max_step);
-        rc = file_write_atomic(path, out, len, err, err_sz);
-    }
-    free(out);
-    return rc;
-}
-
 // Totals over the records of a JSONL file: the largest "step" and the sum
 // of "interval_s" (the wall time of metrics records).
 typedef struct RecordTotals {
@@ -1196,9 +1148,14 @@ typedef struct RecordTotals {
     double interval_s;
 } RecordTotals;
 
-// Reads DIR/name (when it exists) into *tot, which the caller initialises.
-static int record_totals(const Trainer *tr, const char *name, RecordTotals *tot, char *err,
-                         size_t err_sz) {
+// Reads DIR/name, when it exists, and adds the totals of its records to
+// *tot, which the caller initialises. With keep_max >= 0 it also rewrites
+// the file keeping only records with "step" <= keep_max, and the totals
+// count only those. A run killed after its last checkpoint has logged steps
+// that the resumed run logs again; dropping them keeps one record per step.
+// Unparsable lines (a write cut short by the kill) go too.
+static int scan_records(const Trainer *tr, const char *name, long long keep_max,
+                        RecordTotals *tot, char *err, size_t err_sz) {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", tr->dir, name);
     if (!file_exists(path)) {
@@ -1210,23 +1167,47 @@ static int record_totals(const Trainer *tr, const char *name, RecordTotals *tot,
     if (rc != 0) {
         return rc;
     }
+    int trim = keep_max >= 0;
+    char *out = trim ? malloc(n + 1) : NULL;
+    if (trim && !out) {
+        free(text);
+        return err_set(err, err_sz, ERR_NOMEM, "%s: out of memory", path);
+    }
+    size_t len = 0;
+    int dropped = 0;
     for (char *line = text; *line;) {
         char *nl = strchr(line, '\n');
         size_t line_len = nl ? (size_t)(nl - line) : strlen(line);
         cJSON *o = cJSON_ParseWithLength(line, line_len);
         const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step");
-        if (cJSON_IsNumber(step) && step->valuedouble > (double)tot->max_step) {
-            tot->max_step = (long long)step->valuedouble;
-        }
-        const cJSON *secs = cJSON_GetObjectItemCaseSensitive(o, "interval_s");
-        if (cJSON_IsNumber(secs) && secs->valuedouble > 0.0) {
-            tot->interval_s += secs->valuedouble;
+        int is_step = cJSON_IsNumber(step);
+        if (trim && !(is_step && step->valuedouble <= (double)keep_max)) {
+            dropped++;
+        } else {
+            if (is_step && step->valuedouble > (double)tot->max_step) {
+                tot->max_step = (long long)step->valuedouble;
+            }
+            const cJSON *secs = cJSON_GetObjectItemCaseSensitive(o, "interval_s");
+            if (cJSON_IsNumber(secs) && secs->valuedouble > 0.0) {
+                tot->interval_s += secs->valuedouble;
+            }
+            if (trim) {
+                memcpy(out + len, line, line_len);
+                len += line_len;
+                out[len++] = '\n';
+            }
         }
         cJSON_Delete(o);
         line += line_len + (nl ? 1 : 0);
     }
     free(text);
-    return 0;
+    if (dropped > 0) {
+        log_info("resume: dropped %d record(s) of %s logged after step %lld", dropped, name,
+                 keep_max);
+        rc = file_write_atomic(path, out, len, err, err_sz);
+    }
+    free(out);
+    return rc;
 }
 
 // Step of the first checkpoint of a run with config cfg: the first
@@ -1244,7 +1225,7 @@ static long long first_checkpoint_step(const RlConfig *cfg) {
 
 // Prepares the resume of a run without checkpoint.bin. A run that stopped
 // before its first checkpoint starts again from step 0 with its saved
-// config, which reproduces it exactly: trim_records then drops the records
+// config, which reproduces it exactly: scan_records then drops the records
 // it logged, and this removes the best.bin of its first attempt. Records
 // past the first checkpoint step mean checkpoint.bin was saved and later
 // removed, so this fails and leaves every file as it is.
@@ -1254,9 +1235,9 @@ static int restart_without_checkpoint(const Trainer *tr, long long saved_steps, 
     saved.steps = saved_steps;
     long long first = first_checkpoint_step(&saved);
     RecordTotals tot = {-1, 0.0};
-    int rc = record_totals(tr, "metrics.jsonl", &tot, err, err_sz);
+    int rc = scan_records(tr, "metrics.jsonl", -1, &tot, err, err_sz);
     if (rc == 0) {
-        rc = record_totals(tr, "eval.jsonl", &tot, err, err_sz);
+        rc = scan_records(tr, "eval.jsonl", -1, &tot, err, err_sz);
     }
     if (rc != 0) {
         return rc;
@@ -1300,18 +1281,15 @@ static int prepare_dir(Trainer *tr, const RlTrainOptions *opt, char *err, size_t
         } else if (rc == 0) {
             rc = load_checkpoint(tr, err, err_sz);
         }
+        // the wall time of the earlier processes is their kept records' intervals
+        RecordTotals kept = {-1, 0.0}, kept_eval = {-1, 0.0};
         if (rc == 0) {
-            rc = trim_records(tr, "metrics.jsonl", tr->step, err, err_sz);
+            rc = scan_records(tr, "metrics.jsonl", tr->step, &kept, err, err_sz);
         }
         if (rc == 0) {
-            rc = trim_records(tr, "eval.jsonl", tr->step, err, err_sz);
+            rc = scan_records(tr, "eval.jsonl", tr->step, &kept_eval, err, err_sz);
         }
-        // wall time of the earlier processes: their records' intervals
-        RecordTotals tot = {-1, 0.0};
-        if (rc == 0) {
-            rc = record_totals(tr, "metrics.jsonl", &tot, err, err_sz);
-        }
-        tr->wall_before = tot.interval_s;
+        tr->wall_before = kept.interval_s;
         if (rc == 0 && tr->step >= tr->cfg.steps) {
             rc = err_set(err, err_sz, ERR_ARG,
                          "run %s already finished at step %lld; pass --steps N with N larger "
