@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/fileio.h"
 
@@ -24,6 +27,35 @@ static void write_file(const char *name, const char *text) {
         fprintf(stderr, "%s\n", err);
         exit(2);
     }
+}
+
+// Starts the built binary with args (argv[1..], NULL-terminated) in tmp,
+// its stderr discarded, and returns its pid once tmp/wait_for exists or
+// about `seconds` have passed.
+static inline pid_t start_until_file(const char *const *args, const char *wait_for,
+                                     double seconds) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(tmp) != 0) {
+            _exit(3);
+        }
+        FILE *null = freopen("/dev/null", "w", stderr);
+        (void)null;
+        char *argv[32] = {"conal"};
+        // execv takes char *const[]: copy the pointers without a cast
+        for (int i = 0; args[i] && i < 30; i++) {
+            memcpy(&argv[i + 1], &args[i], sizeof argv[0]);
+        }
+        execv(CONAL_BINARY_DIR "/conal", argv);
+        _exit(4);
+    }
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", tmp, wait_for);
+    struct timespec pause = {0, 10000000};
+    for (int i = 0; i < (int)(seconds * 100.0) && !file_exists(path); i++) {
+        nanosleep(&pause, NULL);
+    }
+    return pid;
 }
 
 // Reads tmp/name into a malloc'd string ("" when missing).

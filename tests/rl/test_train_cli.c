@@ -385,30 +385,16 @@ static void test_resume_without_checkpoint(void) {
 
     // a real SIGKILL during the first episodes of a run that saves only at
     // its end
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (chdir(tmp) != 0) {
-            _exit(3);
-        }
-        FILE *null = freopen("/dev/null", "w", stderr);
-        (void)null;
-        execl(CONAL_BINARY_DIR "/conal", "conal", "train", "tiny.json", "--out", "k2",
-              "--threads", "1", "--steps", "400", "--set", "train.checkpoint_interval=0",
-              (char *)NULL);
-        _exit(4);
-    }
-    char metrics[700];
-    snprintf(metrics, sizeof metrics, "%s/k2/metrics.jsonl", tmp);
-    for (int i = 0; i < 600 && !file_exists(metrics); i++) {
-        struct timespec pause = {0, 20000000};
-        nanosleep(&pause, NULL);
-    }
+    const char *k2[] = {"train", "tiny.json", "--out", "k2", "--threads", "1", "--steps",
+                        "400", "--set", "train.checkpoint_interval=0", NULL};
+    pid_t pid = start_until_file(k2, "k2/metrics.jsonl", 12.0);
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
     CHECK(WIFSIGNALED(status));
-    snprintf(metrics, sizeof metrics, "%s/k2/checkpoint.bin", tmp);
-    CHECK(!file_exists(metrics));
+    char ckpt[700];
+    snprintf(ckpt, sizeof ckpt, "%s/k2/checkpoint.bin", tmp);
+    CHECK(!file_exists(ckpt));
     CHECK_EQ_INT(0, run("train --resume --out k2 --threads 1 --quiet"));
     CHECK_STR_CONTAINS(out_text, "starting it again from step 0");
     CHECK_EQ_INT(0, run("train tiny.json --out k3 --threads 1 --quiet --steps 400 "
@@ -452,24 +438,10 @@ static void test_run_directory_locked(void) {
 // SIGINT: the run saves at the next episode boundary, exits non-zero, and
 // resuming it reproduces the uninterrupted run.
 static void test_interrupt_then_resume(void) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (chdir(tmp) != 0) {
-            _exit(3);
-        }
-        FILE *null = freopen("/dev/null", "w", stderr);
-        (void)null;
-        execl(CONAL_BINARY_DIR "/conal", "conal", "train", "tiny.json", "--out", "r5",
-              "--threads", "1", "--steps", "400", (char *)NULL);
-        _exit(4);
-    }
     // wait until training has started, then interrupt
-    char metrics[700];
-    snprintf(metrics, sizeof metrics, "%s/r5/metrics.jsonl", tmp);
-    for (int i = 0; i < 600 && !file_exists(metrics); i++) {
-        struct timespec pause = {0, 50000000};
-        nanosleep(&pause, NULL);
-    }
+    const char *r5[] = {"train", "tiny.json", "--out", "r5", "--threads", "1", "--steps", "400",
+                        NULL};
+    pid_t pid = start_until_file(r5, "r5/metrics.jsonl", 30.0);
     kill(pid, SIGINT);
     int status = 0;
     waitpid(pid, &status, 0);

@@ -134,23 +134,10 @@ static int reference_run(void) {
 // Starts `conal train tiny.json --out dir` in tmp, interrupts it with SIGINT
 // once dir has a metrics record, and returns its exit code.
 static int run_interrupted(const char *dir) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (chdir(tmp) != 0) {
-            _exit(3);
-        }
-        FILE *null = freopen("/dev/null", "w", stderr);
-        (void)null;
-        execl(CONAL_BINARY_DIR "/conal", "conal", "train", "tiny.json", "--out", dir,
-              "--threads", "1", "--quiet", (char *)NULL);
-        _exit(4);
-    }
+    const char *args[] = {"train", "tiny.json", "--out", dir, "--threads", "1", "--quiet", NULL};
     char metrics[700];
-    snprintf(metrics, sizeof metrics, "%s/%s/metrics.jsonl", tmp, dir);
-    for (int i = 0; i < 1200 && !file_exists(metrics); i++) {
-        struct timespec pause = {0, 10000000};
-        nanosleep(&pause, NULL);
-    }
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
+    pid_t pid = start_until_file(args, metrics, 12.0);
     kill(pid, SIGINT);
     int status = 0;
     waitpid(pid, &status, 0);
