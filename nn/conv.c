@@ -286,10 +286,13 @@ static void col2im_add(const NnConv2d *conv, const float *col, size_t ld, int H,
 
 // ---- parallel forward and backward ----
 //
-// The work splits into items. An item is a group of images, one image of
-// a banded im2col plan (whose bands would fold onto shared input rows), or
-// one band of an image of a banded direct plan (whose bands write disjoint
-// rows of y and dx). Item i runs on team thread i % T and uses that
+// The work splits into items. An item is one of:
+// - a group of images;
+// - one image of a banded im2col plan, because its bands would fold onto
+//   shared input rows;
+// - one band of an image of a banded direct plan, whose bands write
+//   disjoint rows of y and dx.
+// Item i runs on team thread i % T and uses that
 // thread's slot of the scratch. Each item writes its own outputs, and
 // backward writes its weight and bias gradients into its own partial
 // block. These are then added to dW and db in item order, so the results
@@ -598,15 +601,16 @@ CONV_AVX512 static void direct_weight_kernel(const float *dy, size_t dstep, size
     }
 }
 
-// The item's part of dW (F x R) and db (F) from `units` images, as
-// direct_weight_kernel, from dy transposed: unit u's dyt + u * tstep
-// contains rows x Q rows of Ft floats, the filters of one position (zero from
-// F on), 64-byte aligned. Output row p reads the input from in + u * xstep
-// + p * tl.rs, so the input may be padded on all sides (one copy, rows of
-// ld floats) rather than shifted. Each block of 32 filters by 12 taps keeps its 24
-// vectors, one per tap and half of the filters, in registers over all
-// units, fed per position by two aligned loads and twelve broadcasts, so
-// no lanes need adding up at the end.
+// Computes the item's part of dW (F x R) and db (F) from `units` images, as
+// direct_weight_kernel does, but from dy transposed. For unit u, dyt +
+// u * tstep contains rows x Q rows of Ft floats: the filters of one position
+// (zero from F on), 64-byte aligned. Output row p reads the input from
+// in + u * xstep + p * tl.rs. The input may therefore be padded on all sides
+// (one copy, rows of ld floats) rather than shifted.
+// Each block of 32 filters by 12 taps keeps its 24 vectors (one per tap and
+// half of the filters) in registers over all units. Two aligned loads and
+// twelve broadcasts feed them per position, so no lanes need adding up at
+// the end.
 CONV_AVX512 static void direct_weight_kernel_t(const float *dyt, size_t tstep, int Ft,
                                                const float *in, size_t xstep, TapLayout tl,
                                                int units, int rows, int Q, int K, int R, int F,

@@ -368,10 +368,10 @@ static void add_conflicts(Trainer *tr, int i, const RlNet *net) {
     tr->conflicts.due &= ~(int64_t)(1 << i);
 }
 
-// Mean conflict ratio of every shared layer of net over the interval's
-// measured updates (slot i of the sums), keyed by layer name ("hidden0",
-// ..., "output"); *mean receives their mean. An interval without a measured
-// update has no ratio, so each is null.
+// Returns the mean conflict ratio of every shared layer of net over the
+// interval's measured updates (slot i of the sums), keyed by layer name
+// ("hidden0", ..., "output"), and writes their mean to *mean. An interval
+// without a measured update has no ratio, so each is null.
 static cJSON *conflict_object(const Trainer *tr, int i, const RlNet *net, double *mean) {
     cJSON *a = cJSON_CreateObject();
     double sum = 0.0;
