@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "nn/gemm.h"
+#include "nn/winograd.h"
 
 // The direct kernels use AVX-512 intrinsics in functions built for that
 // target, and run only when the CPU reports AVX-512F at run time. Other
@@ -103,6 +104,8 @@ typedef struct ConvPlan {
     size_t pplane;       // direct: floats per channel of x padded on all sides
     int Ft;              // direct: F rounded up to 32 when dy is transposed, else 0
     size_t tlen;         // direct: floats of one image's transposed dy
+    int wino;            // 1: Winograd kernels (nn/winograd.h) on the direct plan's items
+    NnWino wg;           // their sizes
 } ConvPlan;
 
 static int round_up(int n, int m) {
@@ -164,6 +167,18 @@ static void plan_direct(const NnConv2d *conv, int H, int W, ConvPlan *pl) {
     pl->tlen = (size_t)pl->band * (size_t)pl->Q * (size_t)pl->Ft;
 }
 
+// Smallest channel and filter counts for the Winograd kernels. They
+// transform 16 channels per vector, so fewer leave most lanes idle.
+#define WINO_MIN_CHANNELS 16
+
+// 1 when a direct plan runs on the Winograd kernels: 3x3 kernels with
+// padding 1 on maps small enough for one item per image, and 16 or more
+// channels and filters.
+static int conv_winograd(const NnConv2d *conv, const ConvPlan *pl) {
+    return pl->direct && conv->kernel == 3 && conv->pad == 1 && pl->n_bands == 1 &&
+           conv->n_in >= WINO_MIN_CHANNELS && conv->n_out >= WINO_MIN_CHANNELS;
+}
+
 static ConvPlan conv_plan(const NnConv2d *conv, int H, int W) {
     ConvPlan pl;
     memset(&pl, 0, sizeof pl);
@@ -175,6 +190,10 @@ static ConvPlan conv_plan(const NnConv2d *conv, int H, int W) {
     if (conv_direct(conv)) {
         pl.direct = 1;
         plan_direct(conv, H, W, &pl);
+        if (conv_winograd(conv, &pl)) {
+            pl.wino = 1;
+            nn_wino_shape(&pl.wg, conv->n_in, conv->n_out, H, W);
+        }
     } else if (pl.N >= CONV_COLS) {
         pl.group = 1;
         pl.band = CONV_COLS / pl.Q > 0 ? CONV_COLS / pl.Q : 1;
@@ -306,7 +325,7 @@ typedef struct ConvJob {
     float *y;              // (B x F x P x Q) forward output
     const float *dy;       // (B x F x P x Q) backward input
     float *dx;             // (B x C x H x W) or NULL
-    float *wf;             // direct: packed weights of forward (Fp x R)
+    float *wf;             // direct: packed weights of forward (Fp x R), or Winograd's U
     float *wb;             // direct: packed flipped weights of dx (Cp x F*K*K)
     float *slots;          // (T x slot_n) per-thread working blocks
     float *parts;          // (n_items x (F*R + F)) per-item dW then db
@@ -324,18 +343,26 @@ static int n_items(const ConvPlan *pl, int B) {
 // staging block (F x cols). Direct: per image of an item the copies of its
 // input, then the padded dy block and the dx stage (Cp x Ld) of the input
 // gradient, then per image the transposed dy (with 32 filters or more).
+// Winograd: the working block of nn/winograd.h for one image.
 static size_t slot_floats(const NnConv2d *conv, const ConvPlan *pl) {
     if (!pl->direct) {
         return (size_t)(pl->R + conv->n_out) * (size_t)pl->cols;
+    }
+    if (pl->wino) {
+        return nn_wino_work_floats(&pl->wg);
     }
     return (size_t)pl->group * (pl->xlen + pl->tlen) + pl->dlen +
            (size_t)pl->Cp * (size_t)pl->Ld + 16;
 }
 
-// Floats of the packed weights that the direct path shares between threads.
+// Floats of the packed weights that the direct path shares between threads
+// (the transformed weights on the Winograd kernels).
 static size_t shared_floats(const NnConv2d *conv, const ConvPlan *pl) {
     if (!pl->direct) {
         return 0;
+    }
+    if (pl->wino) {
+        return nn_wino_weight_floats(&pl->wg);
     }
     return (size_t)pl->Fp * (size_t)pl->R +
            (size_t)pl->Cp * (size_t)conv->n_out * (size_t)conv->kernel * (size_t)conv->kernel;
@@ -805,50 +832,6 @@ static float *align64(float *p) {
     return p + ((64 - a % 64) % 64) / sizeof(float);
 }
 
-// dyt (n x Ft) = the transpose of n positions of F planes of dy, fs floats
-// apart, with zeros in the columns from F on. Blocks of 16 filters by 16
-// positions are transposed in registers: pairs of rows interleave, then
-// pairs of pairs, then the 128-bit quarters move into place.
-CONV_AVX512 static void transpose_dy(const float *dy, int F, size_t fs, int n, int Ft,
-                                     float *dyt) {
-    for (int f0 = 0; f0 < Ft; f0 += 16) {
-        for (int o0 = 0; o0 < n; o0 += 16) {
-            __mmask16 m = lane_mask(0, n - o0);
-            __m512 r[16], t[16];
-            for (int i = 0; i < 16; i++) {
-                r[i] = f0 + i < F ? _mm512_maskz_loadu_ps(m, dy + (size_t)(f0 + i) * fs + o0)
-                                  : _mm512_setzero_ps();
-            }
-            for (int i = 0; i < 8; i++) {
-                t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-                t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-            }
-            for (int i = 0; i < 4; i++) {
-                __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
-                __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
-                r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-                r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-                r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-                r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-            }
-            // quarter q of r[4 g + j] is now column 4 q + j of rows 4 g .. 4 g + 3
-            for (int j = 0; j < 4; j++) {
-                __m512 a_even = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
-                __m512 a_odd = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
-                __m512 b_even = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
-                __m512 b_odd = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
-                t[j] = _mm512_shuffle_f32x4(a_even, b_even, 0x88);
-                t[8 + j] = _mm512_shuffle_f32x4(a_even, b_even, 0xDD);
-                t[4 + j] = _mm512_shuffle_f32x4(a_odd, b_odd, 0x88);
-                t[12 + j] = _mm512_shuffle_f32x4(a_odd, b_odd, 0xDD);
-            }
-            for (int j = 0; j < 16 && o0 + j < n; j++) {
-                _mm512_store_ps(dyt + (size_t)(o0 + j) * Ft + f0, t[j]);
-            }
-        }
-    }
-}
-
 // Backward of a direct item. It copies each image's input (and transposes
 // its dy with 32 filters or more), writes the rows of dx the item owns,
 // and then dW and db over all its images into the item's part.
@@ -869,7 +852,8 @@ static void direct_backward(const ConvJob *j, int item) {
         const float *dyb = j->dy + (size_t)(b0 + i) * F * pl->N + (size_t)p0 * pl->Q;
         if (pl->Ft) {
             pad_input(j, b0 + i, p0, p1, xs + (size_t)i * pl->xlen);
-            transpose_dy(dyb, F, (size_t)pl->N, n, pl->Ft, dyt + (size_t)i * pl->tlen);
+            nn_rows_from_planes(dyb, F, (size_t)pl->N, n, dyt + (size_t)i * pl->tlen,
+                                (size_t)pl->Ft);
         } else {
             shift_input(j, b0 + i, p0, p1, xs + (size_t)i * pl->xlen);
         }
@@ -890,8 +874,44 @@ static void direct_backward(const ConvJob *j, int item) {
     }
 }
 
+// Forward of a Winograd item, one image at a time.
+static void wino_forward(const ConvJob *j, int item) {
+    const NnConv2d *conv = j->conv;
+    const ConvPlan *pl = &j->pl;
+    int b0, nb, k;
+    item_span(j, item, &b0, &nb, &k);
+    for (int b = b0; b < b0 + nb; b++) {
+        nn_wino_forward(&pl->wg, j->wf, j->x + (size_t)b * conv->n_in * pl->N, conv->b,
+                        j->y + (size_t)b * conv->n_out * pl->N, item_cols(j, item));
+    }
+}
+
+// Backward of a Winograd item: its images' gradients summed into the
+// working block, then written as the item's part of dW and db.
+static void wino_backward(const ConvJob *j, int item) {
+    const NnConv2d *conv = j->conv;
+    const ConvPlan *pl = &j->pl;
+    int F = conv->n_out, b0, nb, k;
+    float *work = item_cols(j, item);
+    float *dw = j->parts + (size_t)item * ((size_t)F * pl->R + F), *db = dw + (size_t)F * pl->R;
+    item_span(j, item, &b0, &nb, &k);
+    nn_wino_backward_begin(&pl->wg, work);
+    for (int b = b0; b < b0 + nb; b++) {
+        size_t in = (size_t)b * conv->n_in * pl->N;
+        nn_wino_backward(&pl->wg, j->wf, j->x + in, j->dy + (size_t)b * F * pl->N,
+                         j->dx ? j->dx + in : NULL, work);
+    }
+    nn_wino_backward_end(&pl->wg, work, dw, db);
+}
+
 // Packs the weights the pass needs into the shared part of the scratch.
 static void direct_prepare(ConvJob *j, int forward) {
+    if (j->pl.wino) {
+        if (forward || j->dx) {
+            nn_wino_pack(&j->pl.wg, j->conv->w, j->wf);
+        }
+        return;
+    }
     if (forward) {
         pack_forward_weights(j->conv, &j->pl, j->wf);
     } else if (j->dx) {
@@ -953,6 +973,10 @@ static void forward_bands(const ConvJob *j, int b) {
 static void forward_item(void *ctx, int item) {
     const ConvJob *j = ctx;
 #if CONV_DIRECT_BUILT
+    if (j->pl.wino) {
+        wino_forward(j, item);
+        return;
+    }
     if (j->pl.direct) {
         direct_forward(j, item);
         return;
@@ -1060,6 +1084,10 @@ static void backward_bands(const ConvJob *j, int b) {
 static void backward_item(void *ctx, int item) {
     const ConvJob *j = ctx;
 #if CONV_DIRECT_BUILT
+    if (j->pl.wino) {
+        wino_backward(j, item);
+        return;
+    }
     if (j->pl.direct) {
         direct_backward(j, item);
         return;

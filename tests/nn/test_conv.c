@@ -30,6 +30,9 @@ static const ConvCase cases[] = {
     {9, 10, 3, 1, 1, 6, 5, 2},  // channels past a block of 8
     {3, 33, 3, 1, 1, 6, 7, 2},  // filters past a block of 32 (transposed dy)
     {2, 32, 3, 1, 0, 7, 5, 3},  // 32 filters, no padding
+    {16, 16, 3, 1, 1, 6, 6, 2}, // Winograd tiles on an even map
+    {17, 20, 3, 1, 1, 7, 5, 2}, // Winograd: odd map, channels past a vector
+    {16, 32, 3, 1, 1, 14, 14, 2}, // Winograd: two chunks of tiles
 };
 
 typedef struct ConvFixture {
@@ -219,7 +222,7 @@ static void gradients_match_finite_differences(void) {
         // the differences, grows with the output size. The loss is linear in
         // W and x, so a long step changes no exact difference and only
         // shrinks that noise relative to the gradient.
-        float h = 1e-1f;
+        float h = 0.5f;
         double floor_x = fx.n_y > 2000 ? 5e-2 : 1e-2;
         double e_w = gradcheck("dW", conv_loss, &fx, fx.params, fx.grads, fx.n_params, h,
                                1e-3, 1e-2);
@@ -292,6 +295,8 @@ static const ConvCase thread_cases[] = {
     {2, 3, 3, 1, 0, 80, 60, 2},    // bands, dx from dy halos
     {4, 32, 3, 1, 1, 18, 18, 13},  // 32 filters: transposed dy
     {2, 32, 3, 1, 1, 70, 66, 2},   // 32 filters, bands
+    {16, 32, 3, 1, 1, 18, 18, 13}, // Winograd, groups of images
+    {20, 16, 3, 1, 1, 11, 9, 9},   // Winograd, odd maps
 };
 
 // The items of a pass write disjoint memory and the gradient parts add up
