@@ -172,11 +172,23 @@ static void plan_direct(const NnConv2d *conv, int H, int W, ConvPlan *pl) {
 #define WINO_MIN_CHANNELS 16
 
 // 1 when a direct plan runs on the Winograd kernels: 3x3 kernels with
-// padding 1 on maps small enough for one item per image, and 16 or more
-// channels and filters.
+// padding 1, and 16 or more channels and filters.
 static int conv_winograd(const NnConv2d *conv, const ConvPlan *pl) {
-    return pl->direct && conv->kernel == 3 && conv->pad == 1 && pl->n_bands == 1 &&
+    return pl->direct && conv->kernel == 3 && conv->pad == 1 &&
            conv->n_in >= WINO_MIN_CHANNELS && conv->n_out >= WINO_MIN_CHANNELS;
+}
+
+// Items of the Winograd kernels: the direct plan's groups of small
+// images, or bands of about DIRECT_BAND output positions (whole rows of
+// 2x2 tiles) of a large image.
+static void plan_winograd(const NnConv2d *conv, int H, int W, ConvPlan *pl) {
+    int tile_rows = (H + 1) / 2, band = tile_rows;
+    if (pl->n_bands > 1) {
+        band = DIRECT_BAND / (2 * W) > 1 ? DIRECT_BAND / (2 * W) : 1;
+        pl->n_bands = (tile_rows + band - 1) / band;
+    }
+    pl->wino = 1;
+    nn_wino_shape(&pl->wg, conv->n_in, conv->n_out, H, W, band);
 }
 
 static ConvPlan conv_plan(const NnConv2d *conv, int H, int W) {
@@ -191,8 +203,7 @@ static ConvPlan conv_plan(const NnConv2d *conv, int H, int W) {
         pl.direct = 1;
         plan_direct(conv, H, W, &pl);
         if (conv_winograd(conv, &pl)) {
-            pl.wino = 1;
-            nn_wino_shape(&pl.wg, conv->n_in, conv->n_out, H, W);
+            plan_winograd(conv, H, W, &pl);
         }
     } else if (pl.N >= CONV_COLS) {
         pl.group = 1;
@@ -874,15 +885,23 @@ static void direct_backward(const ConvJob *j, int item) {
     }
 }
 
+// Tile rows [*ta, *tb) of band k.
+static void wino_band(const ConvPlan *pl, int k, int *ta, int *tb) {
+    *ta = k * pl->wg.band;
+    *tb = *ta + pl->wg.band < pl->wg.TP ? *ta + pl->wg.band : pl->wg.TP;
+}
+
 // Forward of a Winograd item, one image at a time.
 static void wino_forward(const ConvJob *j, int item) {
     const NnConv2d *conv = j->conv;
     const ConvPlan *pl = &j->pl;
     int b0, nb, k;
     item_span(j, item, &b0, &nb, &k);
+    int ta, tb;
+    wino_band(pl, k, &ta, &tb);
     for (int b = b0; b < b0 + nb; b++) {
         nn_wino_forward(&pl->wg, j->wf, j->x + (size_t)b * conv->n_in * pl->N, conv->b,
-                        j->y + (size_t)b * conv->n_out * pl->N, item_cols(j, item));
+                        j->y + (size_t)b * conv->n_out * pl->N, ta, tb, item_cols(j, item));
     }
 }
 
@@ -895,11 +914,13 @@ static void wino_backward(const ConvJob *j, int item) {
     float *work = item_cols(j, item);
     float *dw = j->parts + (size_t)item * ((size_t)F * pl->R + F), *db = dw + (size_t)F * pl->R;
     item_span(j, item, &b0, &nb, &k);
+    int ta, tb;
+    wino_band(pl, k, &ta, &tb);
     nn_wino_backward_begin(&pl->wg, work);
     for (int b = b0; b < b0 + nb; b++) {
         size_t in = (size_t)b * conv->n_in * pl->N;
         nn_wino_backward(&pl->wg, j->wf, j->x + in, j->dy + (size_t)b * F * pl->N,
-                         j->dx ? j->dx + in : NULL, work);
+                         j->dx ? j->dx + in : NULL, ta, tb, work);
     }
     nn_wino_backward_end(&pl->wg, work, dw, db);
 }

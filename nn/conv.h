@@ -4,11 +4,11 @@
 // H x W input size, P x Q output size, K kernel size (square).
 // W is stored (F x C x K x K) as torch.nn.Conv2d does, so weights compare
 // one-to-one with PyTorch. Three paths compute the same sums:
-// - Winograd (3x3 kernels, stride 1, padding 1, at most 4096 output
-//   positions per image, 16 or more channels and filters, CPUs with
-//   AVX-512F): nn/winograd.h computes each 2x2 block of outputs with 16
-//   multiplies per channel and filter instead of 36. Its sums run in
-//   another order, so results differ from the other paths by rounding.
+// - Winograd (3x3 kernels, stride 1, padding 1, 16 or more channels and
+//   filters, CPUs with AVX-512F): nn/winograd.h computes each 2x2 block of
+//   outputs with 16 multiplies per channel and filter instead of 36. Its
+//   sums run in another order, so results differ from the other paths by
+//   rounding.
 // - direct (other stride-1 layers with pad < K, CPUs with AVX-512F): each
 //   image, or each band of rows of a large image, is copied into
 //   zero-padded blocks (K copies shifted by one kernel column each for

@@ -36,15 +36,20 @@ static int round_up(int n, int m) {
     return (n + m - 1) / m * m;
 }
 
-void nn_wino_shape(NnWino *wg, int C, int F, int H, int W) {
+void nn_wino_shape(NnWino *wg, int C, int F, int H, int W, int band) {
     wg->C = C;
     wg->F = F;
     wg->H = H;
     wg->W = W;
     wg->Cv = round_up(C, 16);
     wg->Fv = round_up(F, 16);
+    wg->TP = (H + 1) / 2;
     wg->TQ = (W + 1) / 2;
-    wg->T = (H + 1) / 2 * wg->TQ;
+    wg->band = band < wg->TP ? band : wg->TP;
+    // a band of tile rows, one more on each side for the input gradient,
+    // reads 2 (band + 2) + 2 map rows
+    int rows = 2 * wg->band + 6;
+    wg->rows = rows < H ? rows : H;
 }
 
 size_t nn_wino_weight_floats(const NnWino *wg) {
@@ -53,25 +58,26 @@ size_t nn_wino_weight_floats(const NnWino *wg) {
 
 // Parts of a working block, each 64-byte aligned.
 typedef struct WinoWork {
-    float *xt;    // (H W x Cv) input, one position per row
-    float *yt;    // (H W x Fv) output rows (forward) or dy rows (backward)
-    float *dxt;   // (H W x Cv) input-gradient rows
+    float *xt;    // (rows W x Cv) input, one position per row
+    float *yt;    // (rows W x Fv) output (forward) or dy (backward)
+    float *dxt;   // (rows W x Cv) input gradient
     float *v;     // (16 x CHUNK x Cv) transformed input of a chunk
     float *m;     // (16 x CHUNK x Fv) products (forward) or dM (backward)
     float *dv;    // (16 x CHUNK x Cv) dV of a chunk
-    float *du;    // (16 x Cv x Fv) weight-gradient sums
+    float *du;    // (16 x Cv x Fv) weight gradient of a chunk
     float *zero;  // (max(Cv, Fv)) zeros, read for taps outside the map
+    double *dus;  // (16 x Cv x Fv) weight-gradient sums over chunks
     double *db;   // (Fv) bias-gradient sums
 } WinoWork;
 
 size_t nn_wino_work_floats(const NnWino *wg) {
-    size_t n = (size_t)wg->H * (size_t)wg->W, Cv = (size_t)wg->Cv, Fv = (size_t)wg->Fv;
-    return 16 + n * (2 * Cv + Fv) + 16 * CHUNK * (2 * Cv + Fv) + 16 * Cv * Fv +
+    size_t n = (size_t)wg->rows * (size_t)wg->W, Cv = (size_t)wg->Cv, Fv = (size_t)wg->Fv;
+    return 16 + n * (2 * Cv + Fv) + 16 * CHUNK * (2 * Cv + Fv) + 3 * 16 * Cv * Fv +
            (Cv > Fv ? Cv : Fv) + 2 * Fv;
 }
 
 static WinoWork work_layout(const NnWino *wg, float *base) {
-    size_t n = (size_t)wg->H * (size_t)wg->W, Cv = (size_t)wg->Cv, Fv = (size_t)wg->Fv;
+    size_t n = (size_t)wg->rows * (size_t)wg->W, Cv = (size_t)wg->Cv, Fv = (size_t)wg->Fv;
     uintptr_t a = (uintptr_t)base;
     float *p = base + ((64 - a % 64) % 64) / sizeof(float);
     WinoWork w;
@@ -91,6 +97,8 @@ static WinoWork work_layout(const NnWino *wg, float *base) {
     p += 16 * Cv * Fv;
     w.zero = p;
     p += Cv > Fv ? Cv : Fv;
+    w.dus = (double *)(void *)p;
+    p += 2 * 16 * Cv * Fv;
     w.db = (double *)(void *)p;
     return w;
 }
@@ -204,13 +212,19 @@ static void tile_origin(const NnWino *wg, int tile, int *r, int *c) {
     *c = 2 * (tile % wg->TQ) - 1;
 }
 
+// Map rows lo .. hi-1 stored one position per row of ld floats from base.
+typedef struct RowBlock {
+    const float *base;
+    int lo, hi;
+    size_t ld;
+} RowBlock;
+
 // Fills src with the addresses of the side x side block of tile `tile` in
-// rt (one position per row of ld floats), `offset` rows and columns from
-// the tile's input origin, or with `zero` for positions outside the map.
-// Side 4 and offset 0 give the input block, side 2 and offset 1 the output
-// block.
-static void tile_rows(const NnWino *wg, int tile, int side, int offset, const float *rt,
-                      size_t ld, const float *zero, const float **src) {
+// rb, `offset` rows and columns from the tile's input origin, or with
+// `zero` for positions outside the map or the block. Side 4 and offset 0
+// give the input block, side 2 and offset 1 the output block.
+static void tile_rows(const NnWino *wg, int tile, int side, int offset, RowBlock rb,
+                      const float *zero, const float **src) {
     int r0, c0;
     tile_origin(wg, tile, &r0, &c0);
     r0 += offset;
@@ -218,21 +232,22 @@ static void tile_rows(const NnWino *wg, int tile, int side, int offset, const fl
     for (int a = 0; a < side; a++) {
         for (int b = 0; b < side; b++) {
             int r = r0 + a, c = c0 + b;
-            int inside = r >= 0 && r < wg->H && c >= 0 && c < wg->W;
-            src[a * side + b] = inside ? rt + ((size_t)r * wg->W + c) * ld : zero;
+            int inside = r >= rb.lo && r < rb.hi && c >= 0 && c < wg->W;
+            src[a * side + b] =
+                inside ? rb.base + ((size_t)(r - rb.lo) * wg->W + c) * rb.ld : zero;
         }
     }
 }
 
 // v (16 x CHUNK x Cv) rows 0 .. rows-1 = B^T d B for tiles t0 .. t0+nt-1
-// of xt, then zeros for the rows past nt.
-WINO_AVX512 static void transform_input(const NnWino *wg, const float *xt, const float *zero,
+// of the input rows in xb, then zeros for the rows past nt.
+WINO_AVX512 static void transform_input(const NnWino *wg, RowBlock xb, const float *zero,
                                         int t0, int nt, int rows, float *v) {
     size_t Cv = (size_t)wg->Cv;
     for (int i = 0; i < rows; i++) {
         const float *src[16];
         if (i < nt) {
-            tile_rows(wg, t0 + i, 4, 0, xt, Cv, zero, src);
+            tile_rows(wg, t0 + i, 4, 0, xb, zero, src);
         } else {
             for (int k = 0; k < 16; k++) {
                 src[k] = zero;
@@ -262,9 +277,10 @@ WINO_AVX512 static void transform_input(const NnWino *wg, const float *xt, const
     }
 }
 
-// yt rows of tiles t0 .. t0+nt-1 = A^T M A, from m (16 x CHUNK x Fv).
+// The outputs of tiles t0 .. t0+nt-1 = A^T M A, from m (16 x CHUNK x Fv),
+// into yt, which stores map rows from y0 on.
 WINO_AVX512 static void transform_output(const NnWino *wg, const float *m, int t0, int nt,
-                                         float *yt) {
+                                         float *yt, int y0) {
     size_t Fv = (size_t)wg->Fv, step = CHUNK * Fv;
     for (int i = 0; i < nt; i++) {
         int r0, c0;
@@ -285,7 +301,7 @@ WINO_AVX512 static void transform_output(const NnWino *wg, const float *m, int t
             }
             for (int a = 0; a < n_r; a++) {
                 __m512 *sa = s + 4 * a;
-                float *out = yt + ((size_t)(r0 + a) * wg->W + c0) * Fv + fv;
+                float *out = yt + ((size_t)(r0 + a - y0) * wg->W + c0) * Fv + fv;
                 _mm512_store_ps(out, _mm512_add_ps(_mm512_add_ps(sa[0], sa[1]), sa[2]));
                 if (n_c == 2) {
                     __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(sa[1], sa[2]), sa[3]);
@@ -297,15 +313,15 @@ WINO_AVX512 static void transform_output(const NnWino *wg, const float *m, int t
 }
 
 // m (16 x CHUNK x Fv) rows 0 .. rows-1 = A dY A^T for tiles t0 .. t0+nt-1
-// of dyt, then zeros for the rows past nt.
-WINO_AVX512 static void transform_dy(const NnWino *wg, const float *dyt, const float *zero,
+// of the dy rows in db, then zeros for the rows past nt.
+WINO_AVX512 static void transform_dy(const NnWino *wg, RowBlock db, const float *zero,
                                      int t0, int nt, int rows, float *m) {
     size_t Fv = (size_t)wg->Fv, step = CHUNK * Fv;
     __m512 z = _mm512_setzero_ps();
     for (int i = 0; i < rows; i++) {
         const float *src[4] = {zero, zero, zero, zero};
         if (i < nt) {
-            tile_rows(wg, t0 + i, 2, 1, dyt, Fv, zero, src);
+            tile_rows(wg, t0 + i, 2, 1, db, zero, src);
         }
         for (size_t fv = 0; fv < Fv; fv += 16) {
             __m512 r[8];
@@ -329,9 +345,10 @@ WINO_AVX512 static void transform_dy(const NnWino *wg, const float *dyt, const f
 }
 
 // dxt += B dV B^T of tiles t0 .. t0+nt-1, from dv (16 x CHUNK x Cv),
-// over the parts of their 4 x 4 blocks inside the map.
+// over the parts of their 4 x 4 blocks in map rows lo .. hi-1, which dxt
+// stores from row lo on.
 WINO_AVX512 static void add_input_grad(const NnWino *wg, const float *dv, int t0, int nt,
-                                       float *dxt) {
+                                       float *dxt, int lo, int hi) {
     size_t Cv = (size_t)wg->Cv, step = CHUNK * Cv;
     __m512 z = _mm512_setzero_ps();
     for (int i = 0; i < nt; i++) {
@@ -352,7 +369,7 @@ WINO_AVX512 static void add_input_grad(const NnWino *wg, const float *dv, int t0
             }
             for (int a = 0; a < 4; a++) {
                 int r = r0 + a;
-                if (r < 0 || r >= wg->H) {
+                if (r < lo || r >= hi) {
                     continue;
                 }
                 __m512 *ea = e + 4 * a, dd[4];
@@ -365,7 +382,7 @@ WINO_AVX512 static void add_input_grad(const NnWino *wg, const float *dv, int t0
                     if (c < 0 || c >= wg->W) {
                         continue;
                     }
-                    float *out = dxt + ((size_t)r * wg->W + c) * Cv + cv;
+                    float *out = dxt + ((size_t)(r - lo) * wg->W + c) * Cv + cv;
                     _mm512_store_ps(out, _mm512_add_ps(_mm512_load_ps(out), dd[b]));
                 }
             }
@@ -418,14 +435,13 @@ WINO_AVX512 static void products(const float *a, size_t lda, int K, const float 
 }
 
 // du rows c0 .. c0+DU_ROWS-1, NF vectors from column 0 (rows ldu apart)
-// += v^T m over nt tiles: v rows of lv floats from channel c0 on, m rows of
+// = v^T m over nt tiles: v rows of lv floats from channel c0 on, m rows of
 // lm floats.
 WINO_AVX512 WINO_INLINE void du_step(const float *v, size_t lv, const float *m, size_t lm,
                                      int nt, float *du, size_t ldu, int NF) {
     __m512 acc[DU_ROWS][2];
     for (int r = 0; r < DU_ROWS; r++) {
-        acc[r][0] = _mm512_load_ps(du + (size_t)r * ldu);
-        acc[r][1] = NF > 1 ? _mm512_load_ps(du + (size_t)r * ldu + 16) : acc[r][0];
+        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     }
     for (int i = 0; i < nt; i++) {
         __m512 m0 = _mm512_load_ps(m + (size_t)i * lm);
@@ -446,10 +462,12 @@ WINO_AVX512 WINO_INLINE void du_step(const float *v, size_t lv, const float *m, 
     }
 }
 
-// du (16 x Cv x Fv) += per point, v^T m over the chunk's nt tiles. Rows
-// from C on stay as they are (v is zero there).
+// dus (16 x Cv x Fv, double) += per point, v^T m over nt tiles of a
+// chunk. The chunk's sum runs in float in du, and only the sums over
+// chunks in double: over a band of a thousand tiles or more, float sums
+// lost up to 5e-5 of dW against the six-loop reference.
 WINO_AVX512 static void add_weight_grad(const NnWino *wg, const float *v, const float *m,
-                                        int nt, float *du) {
+                                        int nt, float *du, double *dus) {
     size_t Cv = (size_t)wg->Cv, Fv = (size_t)wg->Fv;
     for (int p = 0; p < 16; p++) {
         const float *vp = v + (size_t)p * CHUNK * Cv, *mp = m + (size_t)p * CHUNK * Fv;
@@ -465,69 +483,111 @@ WINO_AVX512 static void add_weight_grad(const NnWino *wg, const float *v, const 
             }
         }
     }
+    size_t n = 16 * Cv * Fv;
+    for (size_t e = 0; e < n; e++) {
+        dus[e] += (double)du[e];
+    }
+}
+
+static int min_int(int a, int b) {
+    return a < b ? a : b;
+}
+
+static int max_int(int a, int b) {
+    return a > b ? a : b;
+}
+
+// Transposes map rows lo .. hi-1 of planes (n_ch x H x W) into the rows
+// of dst, ld floats each.
+static RowBlock load_rows(const NnWino *wg, const float *planes, int n_ch, int lo, int hi,
+                          float *dst, size_t ld) {
+    size_t area = (size_t)wg->H * (size_t)wg->W;
+    nn_rows_from_planes(planes + (size_t)lo * wg->W, n_ch, area, (hi - lo) * wg->W, dst, ld);
+    RowBlock rb = {dst, lo, hi, ld};
+    return rb;
 }
 
 WINO_AVX512 void nn_wino_forward(const NnWino *wg, const float *u, const float *x,
-                                 const float *bias, float *y, float *work) {
+                                 const float *bias, float *y, int ta, int tb, float *work) {
     WinoWork w = work_layout(wg, work);
-    int n = wg->H * wg->W;
     size_t Cv = (size_t)wg->Cv, Fv = (size_t)wg->Fv;
+    int y0 = 2 * ta, y1 = min_int(2 * tb, wg->H);
     memset(w.zero, 0, sizeof(float) * (Cv > Fv ? Cv : Fv));
-    nn_rows_from_planes(x, wg->C, (size_t)n, n, w.xt, Cv);
-    for (int t0 = 0; t0 < wg->T; t0 += CHUNK) {
-        int nt = wg->T - t0 < CHUNK ? wg->T - t0 : CHUNK, rows = round_up(nt, STEP);
-        transform_input(wg, w.xt, w.zero, t0, nt, rows, w.v);
+    RowBlock xb = load_rows(wg, x, wg->C, max_int(y0 - 1, 0), min_int(y1 + 1, wg->H), w.xt, Cv);
+    for (int t0 = ta * wg->TQ; t0 < tb * wg->TQ; t0 += CHUNK) {
+        int nt = min_int(tb * wg->TQ - t0, CHUNK), rows = round_up(nt, STEP);
+        transform_input(wg, xb, w.zero, t0, nt, rows, w.v);
         for (int p = 0; p < 16; p++) {
             products(w.v + (size_t)p * CHUNK * Cv, Cv, wg->C, u + (size_t)p * Cv * Fv, Fv,
                      wg->Fv, w.m + (size_t)p * CHUNK * Fv, Fv, rows);
         }
-        transform_output(wg, w.m, t0, nt, w.yt);
+        transform_output(wg, w.m, t0, nt, w.yt, y0);
     }
-    planes_from_rows(w.yt, Fv, n, wg->F, bias, y, (size_t)n);
+    size_t area = (size_t)wg->H * (size_t)wg->W;
+    planes_from_rows(w.yt, Fv, (y1 - y0) * wg->W, wg->F, bias, y + (size_t)y0 * wg->W, area);
 }
 
 void nn_wino_backward_begin(const NnWino *wg, float *work) {
     WinoWork w = work_layout(wg, work);
-    memset(w.du, 0, sizeof(float) * 16 * (size_t)wg->Cv * (size_t)wg->Fv);
+    size_t n = 16 * (size_t)wg->Cv * (size_t)wg->Fv;
+    memset(w.du, 0, sizeof(float) * n);
+    for (size_t e = 0; e < n; e++) {
+        w.dus[e] = 0.0;
+    }
     for (int f = 0; f < wg->Fv; f++) {
         w.db[f] = 0.0;
     }
 }
 
-// db sums += the sums of each column of dyt (n x Fv), per image in float.
-WINO_AVX512 static void add_bias_grad(const NnWino *wg, const float *dyt, int n, double *db) {
+// db sums += the sums of each column of dyt (rows x W positions of Fv
+// floats), in float along each map row and in double over rows.
+WINO_AVX512 static void add_bias_grad(const NnWino *wg, const float *dyt, int rows,
+                                      double *db) {
     size_t Fv = (size_t)wg->Fv;
-    for (size_t fv = 0; fv < Fv; fv += 16) {
-        __m512 s = _mm512_setzero_ps();
-        for (int o = 0; o < n; o++) {
-            s = _mm512_add_ps(s, _mm512_load_ps(dyt + (size_t)o * Fv + fv));
-        }
-        float lanes[16];
-        _mm512_storeu_ps(lanes, s);
-        for (int l = 0; l < 16; l++) {
-            db[fv + (size_t)l] += (double)lanes[l];
+    for (int r = 0; r < rows; r++) {
+        const float *row = dyt + (size_t)r * wg->W * Fv;
+        for (size_t fv = 0; fv < Fv; fv += 16) {
+            __m512 s = _mm512_setzero_ps();
+            for (int q = 0; q < wg->W; q++) {
+                s = _mm512_add_ps(s, _mm512_load_ps(row + (size_t)q * Fv + fv));
+            }
+            float lanes[16];
+            _mm512_storeu_ps(lanes, s);
+            for (int l = 0; l < 16; l++) {
+                db[fv + (size_t)l] += (double)lanes[l];
+            }
         }
     }
 }
 
 WINO_AVX512 void nn_wino_backward(const NnWino *wg, const float *u, const float *x,
-                                  const float *dy, float *dx, float *work) {
+                                  const float *dy, float *dx, int ta, int tb, float *work) {
     WinoWork w = work_layout(wg, work);
-    int n = wg->H * wg->W;
     size_t Cv = (size_t)wg->Cv, Fv = (size_t)wg->Fv;
     const float *ut = u + 16 * Cv * Fv;
+    int W = wg->W, y0 = 2 * ta, y1 = min_int(2 * tb, wg->H);
+
+    // dx rows y0 .. y1-1 also take the blocks of the tile rows next to the
+    // band, so those tiles join the band for dM and dV (not for dU)
+    int ea = dx ? max_int(ta - 1, 0) : ta, eb = dx ? min_int(tb + 1, wg->TP) : tb;
     memset(w.zero, 0, sizeof(float) * (Cv > Fv ? Cv : Fv));
-    nn_rows_from_planes(x, wg->C, (size_t)n, n, w.xt, Cv);
-    nn_rows_from_planes(dy, wg->F, (size_t)n, n, w.yt, Fv);
-    add_bias_grad(wg, w.yt, n, w.db);
+    RowBlock xb = load_rows(wg, x, wg->C, max_int(2 * ea - 1, 0), min_int(2 * eb + 1, wg->H),
+                            w.xt, Cv);
+    RowBlock db = load_rows(wg, dy, wg->F, 2 * ea, min_int(2 * eb, wg->H), w.yt, Fv);
+    add_bias_grad(wg, w.yt + (size_t)(y0 - db.lo) * W * Fv, y1 - y0, w.db);
     if (dx) {
-        memset(w.dxt, 0, sizeof(float) * (size_t)n * Cv);
+        memset(w.dxt, 0, sizeof(float) * (size_t)(y1 - y0) * W * Cv);
     }
-    for (int t0 = 0; t0 < wg->T; t0 += CHUNK) {
-        int nt = wg->T - t0 < CHUNK ? wg->T - t0 : CHUNK, rows = round_up(nt, STEP);
-        transform_input(wg, w.xt, w.zero, t0, nt, rows, w.v);
-        transform_dy(wg, w.yt, w.zero, t0, nt, rows, w.m);
-        add_weight_grad(wg, w.v, w.m, nt, w.du);
+    int own_lo = ta * wg->TQ, own_hi = tb * wg->TQ;
+    for (int t0 = ea * wg->TQ; t0 < eb * wg->TQ; t0 += CHUNK) {
+        int nt = min_int(eb * wg->TQ - t0, CHUNK), rows = round_up(nt, STEP);
+        transform_input(wg, xb, w.zero, t0, nt, rows, w.v);
+        transform_dy(wg, db, w.zero, t0, nt, rows, w.m);
+        int i0 = max_int(own_lo - t0, 0), i1 = min_int(own_hi - t0, nt);
+        if (i1 > i0) {
+            add_weight_grad(wg, w.v + (size_t)i0 * Cv, w.m + (size_t)i0 * Fv, i1 - i0, w.du,
+                            w.dus);
+        }
         if (!dx) {
             continue;
         }
@@ -535,10 +595,11 @@ WINO_AVX512 void nn_wino_backward(const NnWino *wg, const float *u, const float 
             products(w.m + (size_t)p * CHUNK * Fv, Fv, wg->F, ut + (size_t)p * Fv * Cv, Cv,
                      wg->Cv, w.dv + (size_t)p * CHUNK * Cv, Cv, rows);
         }
-        add_input_grad(wg, w.dv, t0, nt, w.dxt);
+        add_input_grad(wg, w.dv, t0, nt, w.dxt, y0, y1);
     }
     if (dx) {
-        planes_from_rows(w.dxt, Cv, n, wg->C, NULL, dx, (size_t)n);
+        size_t area = (size_t)wg->H * (size_t)W;
+        planes_from_rows(w.dxt, Cv, (y1 - y0) * W, wg->C, NULL, dx + (size_t)y0 * W, area);
     }
 }
 
@@ -548,21 +609,21 @@ void nn_wino_backward_end(const NnWino *wg, const float *work, float *dw, float 
     size_t Cv = (size_t)wg->Cv, Fv = (size_t)wg->Fv;
     for (int f = 0; f < wg->F; f++) {
         for (int c = 0; c < wg->C; c++) {
-            float du[16], e[3][4];
+            double du[16], e[3][4];
             for (int p = 0; p < 16; p++) {
-                du[p] = w.du[((size_t)p * Cv + c) * Fv + f];
+                du[p] = w.dus[((size_t)p * Cv + c) * Fv + f];
             }
             // G^T dU G: down the columns, then along the rows
             for (int l = 0; l < 4; l++) {
-                e[0][l] = du[l] + 0.5f * (du[4 + l] + du[8 + l]);
-                e[1][l] = 0.5f * (du[4 + l] - du[8 + l]);
-                e[2][l] = 0.5f * (du[4 + l] + du[8 + l]) + du[12 + l];
+                e[0][l] = du[l] + 0.5 * (du[4 + l] + du[8 + l]);
+                e[1][l] = 0.5 * (du[4 + l] - du[8 + l]);
+                e[2][l] = 0.5 * (du[4 + l] + du[8 + l]) + du[12 + l];
             }
             float *g = dw + ((size_t)f * wg->C + c) * 9;
             for (int k = 0; k < 3; k++) {
-                g[3 * k] = e[k][0] + 0.5f * (e[k][1] + e[k][2]);
-                g[3 * k + 1] = 0.5f * (e[k][1] - e[k][2]);
-                g[3 * k + 2] = 0.5f * (e[k][1] + e[k][2]) + e[k][3];
+                g[3 * k] = (float)(e[k][0] + 0.5 * (e[k][1] + e[k][2]));
+                g[3 * k + 1] = (float)(0.5 * (e[k][1] - e[k][2]));
+                g[3 * k + 2] = (float)(0.5 * (e[k][1] + e[k][2]) + e[k][3]);
             }
         }
         db[f] = (float)w.db[f];

@@ -1,7 +1,7 @@
 // Winograd F(2x2, 3x3) kernels for 3x3 convolutions, stride 1, padding 1.
 //
-// nn/conv.c runs these on maps of up to 4096 output positions with 16 or
-// more channels and filters. This header is internal to nn/. Each 2x2
+// nn/conv.c runs these on layers with 16 or more channels and filters,
+// one image or one band of rows of a large image per call. This header is internal to nn/. Each 2x2
 // block of outputs (a tile) reads a 4x4 block d of the input, and
 // Winograd's minimal filtering algorithm computes it as
 //   Y = A^T [ (G w G^T) (.) (B^T d B) ] A
@@ -38,35 +38,41 @@ typedef struct NnWino {
     int C, F;       // input channels, filters
     int H, W;       // map size (input and output)
     int Cv, Fv;     // C and F rounded up to 16
-    int TQ, T;      // tiles per row of the map, tiles per image
+    int TP, TQ;     // rows and columns of tiles
+    int band;       // tile rows per call at most
+    int rows;       // map rows a working block stores at most
 } NnWino;
 
-// Fills the sizes for C channels, F filters and H x W maps.
-void nn_wino_shape(NnWino *wg, int C, int F, int H, int W);
+// Fills the sizes for C channels, F filters and H x W maps, where each
+// forward and backward call covers at most `band` rows of tiles.
+void nn_wino_shape(NnWino *wg, int C, int F, int H, int W, int band);
 
 // Floats of the transformed weights (U for forward, then U transposed for
 // the input gradient) that nn_wino_pack writes.
 size_t nn_wino_weight_floats(const NnWino *wg);
 
-// Floats of one thread's working block for forward or backward of one
-// image at a time, including 16 spare floats for alignment.
+// Floats of one thread's working block for forward or backward of a band
+// of one image at a time, including 16 spare floats for alignment.
 size_t nn_wino_work_floats(const NnWino *wg);
 
 // u = the transformed weights of w (F x C x 3 x 3, PyTorch layout).
 void nn_wino_pack(const NnWino *wg, const float *w, float *u);
 
-// y (F x H x W) = conv(x (C x H x W)) + bias for one image.
+// y (F x H x W) = conv(x (C x H x W)) + bias for one image, on output
+// rows 2 ta .. 2 tb - 1 (tile rows ta .. tb-1, at most wg->band of them).
 void nn_wino_forward(const NnWino *wg, const float *u, const float *x, const float *bias,
-                     float *y, float *work);
+                     float *y, int ta, int tb, float *work);
 
 // Clears the weight and bias gradient sums in work. nn_wino_backward then
 // adds one image at a time to them.
 void nn_wino_backward_begin(const NnWino *wg, float *work);
 
-// Adds one image's weight and bias gradients to the sums in work and, when
-// dx is not NULL, overwrites dx (C x H x W) with its input gradient.
+// Adds the weight and bias gradients of tile rows ta .. tb-1 of one image
+// to the sums in work and, when dx is not NULL, overwrites rows 2 ta ..
+// 2 tb - 1 of dx (C x H x W) with the input gradient. Calls over disjoint
+// bands write disjoint rows of dx.
 void nn_wino_backward(const NnWino *wg, const float *u, const float *x, const float *dy,
-                      float *dx, float *work);
+                      float *dx, int ta, int tb, float *work);
 
 // Writes the sums in work as dw (F x C x 3 x 3) and db (F).
 void nn_wino_backward_end(const NnWino *wg, const float *work, float *dw, float *db);
