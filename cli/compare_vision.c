@@ -10,6 +10,7 @@
 
 #include "cli/compare_stats.h"
 #include "common/error.h"
+#include "vision/metrics.h"
 
 // ---- reading ----
 
@@ -174,6 +175,7 @@ static int list_metrics(VisionSet *set, const VisionRun *ref, char *err, size_t 
             VisionMetric *m = &set->metrics[set->n_metrics++];
             snprintf(m->task, sizeof m->task, "%s", task->string);
             snprintf(m->name, sizeof m->name, "%s", metric->string);
+            m->lower_is_better = vis_metric_lower_is_better(metric->string);
         }
     }
     if (set->n_metrics == 0) {
@@ -431,8 +433,9 @@ static void write_tables(const VisionSet *set, int markdown, FILE *out) {
         fprintf(out, "\n");
     }
     for (int m = 0; m < set->n_metrics; m++) {
-        char name[2 * COMPARE_NAME_LEN + 2];
-        snprintf(name, sizeof name, "%s %s", set->metrics[m].task, set->metrics[m].name);
+        char name[2 * COMPARE_NAME_LEN + 12];
+        snprintf(name, sizeof name, "%s %s%s", set->metrics[m].task, set->metrics[m].name,
+                 set->metrics[m].lower_is_better ? " (lower)" : "");
         fprintf(out, "%s%-28s", lead, name);
         for (int g = 0; g < set->n_groups; g++) {
             char cell[40];
@@ -444,7 +447,7 @@ static void write_tables(const VisionSet *set, int markdown, FILE *out) {
 
     fprintf(out, "\nDelta_I is the mean relative gain over single-task models in percent "
                  "(n/a: not reported); time is train_seconds relative to the slowest "
-                 "method.\n");
+                 "method. Higher test metrics are better, except those marked (lower).\n");
     if (any_mean_first) {
         fprintf(out, "p on first: a seed of the method or the baseline has no Delta_I, so "
                      "p compares mean_first_metric.\n");
@@ -525,6 +528,14 @@ static void write_json(const VisionSet *set, FILE *out) {
     cJSON_AddStringToObject(root, "kind", "vision");
     cJSON_AddStringToObject(root, "dataset", set->runs[set->groups[0].runs[0]].dataset);
     cJSON_AddStringToObject(root, "baseline", set->groups[set->baseline].method);
+    cJSON *metrics = cJSON_AddArrayToObject(root, "metrics");
+    for (int k = 0; k < set->n_metrics; k++) {
+        cJSON *mk = cJSON_CreateObject();
+        cJSON_AddStringToObject(mk, "task", set->metrics[k].task);
+        cJSON_AddStringToObject(mk, "name", set->metrics[k].name);
+        cJSON_AddBoolToObject(mk, "lower_is_better", set->metrics[k].lower_is_better);
+        cJSON_AddItemToArray(metrics, mk);
+    }
     cJSON *methods = cJSON_AddArrayToObject(root, "methods");
     for (int g = 0; g < set->n_groups; g++) {
         const VisionGroup *grp = &set->groups[g];

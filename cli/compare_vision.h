@@ -55,6 +55,7 @@ typedef struct VisionRun {
 typedef struct VisionMetric {
     char task[COMPARE_NAME_LEN];
     char name[COMPARE_NAME_LEN];
+    int lower_is_better;                 // vis_metric_lower_is_better(name)
 } VisionMetric;
 
 typedef struct VisionGroup {

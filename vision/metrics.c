@@ -125,10 +125,20 @@ void vis_metric_acc_update(VisMetricAcc *acc, const float *pred, const int32_t *
     }
 }
 
-static void put(VisTaskMetrics *out, const char *name, double value, int lower) {
+int vis_metric_lower_is_better(const char *name) {
+    static const char *const lower[] = {"abs_err", "rel_err", "angle_mean", "angle_median"};
+    for (size_t i = 0; i < sizeof lower / sizeof lower[0]; i++) {
+        if (strcmp(name, lower[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void put(VisTaskMetrics *out, const char *name, double value) {
     out->names[out->n] = name;
     out->values[out->n] = value;
-    out->lower_is_better[out->n] = lower;
+    out->lower_is_better[out->n] = vis_metric_lower_is_better(name);
     out->n++;
 }
 
@@ -178,22 +188,22 @@ void vis_metric_acc_result(const VisMetricAcc *acc, VisTaskMetrics *out) {
     double n = acc->count > 0.0 ? acc->count : 1.0;
     switch (acc->task.kind) {
     case VIS_TASK_CLASS:
-        put(out, "acc", acc->correct / n, 0);
+        put(out, "acc", acc->correct / n);
         break;
     case VIS_TASK_SEG:
-        put(out, "miou", mean_iou(acc), 0);
-        put(out, "pix_acc", acc->correct / n, 0);
+        put(out, "miou", mean_iou(acc));
+        put(out, "pix_acc", acc->correct / n);
         break;
     case VIS_TASK_DEPTH:
-        put(out, "abs_err", acc->abs_err / n, 1);
-        put(out, "rel_err", acc->rel_err / n, 1);
+        put(out, "abs_err", acc->abs_err / n);
+        put(out, "rel_err", acc->rel_err / n);
         break;
     case VIS_TASK_NORMAL:
-        put(out, "angle_mean", acc->angle_sum / n, 1);
-        put(out, "angle_median", acc->count > 0.0 ? median_angle(acc) : 0.0, 1);
-        put(out, "within_11.25", acc->count > 0.0 ? within(acc, 11.25) : 0.0, 0);
-        put(out, "within_22.5", acc->count > 0.0 ? within(acc, 22.5) : 0.0, 0);
-        put(out, "within_30", acc->count > 0.0 ? within(acc, 30.0) : 0.0, 0);
+        put(out, "angle_mean", acc->angle_sum / n);
+        put(out, "angle_median", acc->count > 0.0 ? median_angle(acc) : 0.0);
+        put(out, "within_11.25", acc->count > 0.0 ? within(acc, 11.25) : 0.0);
+        put(out, "within_22.5", acc->count > 0.0 ? within(acc, 22.5) : 0.0);
+        put(out, "within_30", acc->count > 0.0 ? within(acc, 30.0) : 0.0);
         break;
     default:
         ASSERT(0, "vis_metric_acc_result: unknown task kind %d", (int)acc->task.kind);

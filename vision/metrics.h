@@ -40,6 +40,10 @@ typedef struct VisMetricAcc {
     double angle_sum;
 } VisMetricAcc;
 
+// 1 for the metrics where lower is better (abs_err, rel_err, angle_mean,
+// angle_median), 0 for every other name.
+int vis_metric_lower_is_better(const char *name);
+
 int vis_metric_acc_init(VisMetricAcc *acc, const VisTask *task, char *err, size_t err_sz);
 void vis_metric_acc_deinit(VisMetricAcc *acc);
 void vis_metric_acc_reset(VisMetricAcc *acc);

@@ -665,14 +665,14 @@ static void test_plots_written(void) {
 
 // A `conal vision` run directory under the temporary root: config.json and,
 // unless summary is 0, summary.json with two tasks (top_left acc,
-// bottom_right acc and loss). A NaN delta_i is written as null.
+// bottom_right acc and abs_err). A NaN delta_i is written as null.
 typedef struct VisionFixture {
     const char *name;
     const char *method;
     int seed;
     int epochs;
     int summary;
-    double top_acc, bottom_acc, bottom_loss;
+    double top_acc, bottom_acc, bottom_err;
     double delta_i, mean_first, params, seconds;
 } VisionFixture;
 
@@ -700,10 +700,10 @@ static void vision_fixture_write(const VisionFixture *fx, char *dir, size_t dir_
              "{\"dataset\": \"multifashion\", \"method\": \"%s\", \"seed\": %d,\n"
              " \"params\": %.0f, \"train_seconds\": %.17g,\n"
              " \"test\": {\"top_left\": {\"acc\": %.17g},\n"
-             "          \"bottom_right\": {\"acc\": %.17g, \"loss\": %.17g}},\n"
+             "          \"bottom_right\": {\"acc\": %.17g, \"abs_err\": %.17g}},\n"
              " \"mean_first_metric\": %.17g, \"delta_i\": %s}\n",
              fx->method, fx->seed, fx->params, fx->seconds, fx->top_acc, fx->bottom_acc,
-             fx->bottom_loss, fx->mean_first, delta);
+             fx->bottom_err, fx->mean_first, delta);
     write_file(dir, "summary.json", text);
 }
 
@@ -742,7 +742,9 @@ static void test_vision_aggregate(void) {
     CHECK_EQ_INT(2, set->n_groups);
     CHECK_EQ_INT(3, set->n_metrics);
     CHECK(strcmp(set->metrics[2].task, "bottom_right") == 0);
-    CHECK(strcmp(set->metrics[2].name, "loss") == 0);
+    CHECK(strcmp(set->metrics[2].name, "abs_err") == 0);
+    CHECK_EQ_INT(0, set->metrics[1].lower_is_better);
+    CHECK_EQ_INT(1, set->metrics[2].lower_is_better);
     CHECK_EQ_INT(1, set->baseline);   // stl by default
 
     const VisionGroup *hps = &set->groups[0], *stl = &set->groups[1];
@@ -844,7 +846,8 @@ static void test_vision_output_formats(void) {
     CHECK_STR_CONTAINS(table, "against stl");
     CHECK_STR_CONTAINS(table, "2.0000 +- 1.4142");
     CHECK_STR_CONTAINS(table, "0.7100 +- 0.0141");
-    CHECK_STR_CONTAINS(table, "bottom_right loss");
+    CHECK_STR_CONTAINS(table, "bottom_right abs_err (lower)");
+    CHECK_STR_CONTAINS(table, "except those marked (lower)");
     CHECK_STR_CONTAINS(table, "0.52x");
     CHECK_STR_CONTAINS(table, "baseline");
     CHECK_STR_CONTAINS(table, "flagged runs:");
@@ -870,9 +873,15 @@ static void test_vision_output_formats(void) {
     CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(root, "kind")->valuestring, "vision") == 0);
     const cJSON *hps = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "methods"), 0);
     const cJSON *test = cJSON_GetObjectItemCaseSensitive(hps, "test");
-    const cJSON *loss = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(test, "bottom_right"), "loss");
-    CHECK_NEAR(0.6, cJSON_GetObjectItemCaseSensitive(loss, "mean")->valuedouble, 1e-12);
+    const cJSON *abs_err = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(test, "bottom_right"), "abs_err");
+    CHECK_NEAR(0.6, cJSON_GetObjectItemCaseSensitive(abs_err, "mean")->valuedouble, 1e-12);
+    const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(root, "metrics");
+    CHECK_EQ_INT(3, cJSON_GetArraySize(metrics));
+    const cJSON *m_acc = cJSON_GetArrayItem(metrics, 1), *m_err = cJSON_GetArrayItem(metrics, 2);
+    CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(m_err, "name")->valuestring, "abs_err") == 0);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m_acc, "lower_is_better")));
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m_err, "lower_is_better")));
     CHECK_NEAR(1.0 - 2.0 * atan(2.0) / (4.0 * atan(1.0)),
                cJSON_GetObjectItemCaseSensitive(hps, "p")->valuedouble, 1e-9);
     CHECK_EQ_INT(2, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "flagged")));
