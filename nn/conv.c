@@ -354,7 +354,7 @@ static int n_items(const ConvPlan *pl, int B) {
 // staging block (F x cols). Direct: per image of an item the copies of its
 // input, then the padded dy block and the dx stage (Cp x Ld) of the input
 // gradient, then per image the transposed dy (with 32 filters or more).
-// Winograd: the working block of nn/winograd.h for one image.
+// Winograd: the working block of nn/winograd.h for one image or band.
 static size_t slot_floats(const NnConv2d *conv, const ConvPlan *pl) {
     if (!pl->direct) {
         return (size_t)(pl->R + conv->n_out) * (size_t)pl->cols;
