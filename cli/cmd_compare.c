@@ -75,12 +75,7 @@ static int compare_vision(const char *const *dirs, int n_dirs, const char *basel
         free(set);
         return 1;
     }
-    for (int i = 0; i < set->n_runs; i++) {
-        if (set->runs[i].flag[0]) {
-            fprintf(stderr, "conal compare: warning: %s: %s\n", set->runs[i].dir,
-                    set->runs[i].flag);
-        }
-    }
+    compare_warn_flags(set->runs, sizeof set->runs[0], set->n_runs, stderr);
     vision_set_write(set, format, stdout);
     vision_set_deinit(set);
     free(set);
@@ -164,12 +159,7 @@ int cmd_compare(int argc, char **argv) {
         free(set);
         return 1;
     }
-    for (int i = 0; i < set->n_runs; i++) {
-        if (set->runs[i].flag[0]) {
-            fprintf(stderr, "conal compare: warning: %s: %s\n", set->runs[i].dir,
-                    set->runs[i].flag);
-        }
-    }
+    compare_warn_flags(set->runs, sizeof set->runs[0], set->n_runs, stderr);
     compare_set_write(set, format, stdout);
 
     int rc = 0;

@@ -63,7 +63,7 @@ static void format_widths(const cJSON *list, char *out, size_t out_sz) {
 // Reads config.json: method, seed and the protocol fields.
 static int load_config(CompareRun *run, char *err, size_t err_sz) {
     char path[1100];
-    snprintf(path, sizeof path, "%s/config.json", run->dir);
+    snprintf(path, sizeof path, "%s/config.json", run->head.dir);
     cJSON *root = compare_read_json(path, err, err_sz);
     if (!root) {
         return ERR_IO;
@@ -73,16 +73,16 @@ static int load_config(CompareRun *run, char *err, size_t err_sz) {
         cJSON_Delete(root);
         return err_set(err, err_sz, ERR_ARG, "%s is a `conal vision` run, which conal "
                        "compare does not read; its summary.json has the test metrics and "
-                       "delta_i", run->dir);
+                       "delta_i", run->head.dir);
     }
     if (!cJSON_IsString(method) || !method->valuestring[0]) {
         cJSON_Delete(root);
         return err_set(err, err_sz, ERR_FORMAT, "%s: missing string agent.method", path);
     }
-    snprintf(run->method, sizeof run->method, "%s", method->valuestring);
+    snprintf(run->head.method, sizeof run->head.method, "%s", method->valuestring);
 
     const cJSON *v = json_path(root, "seed");
-    run->seed = cJSON_IsNumber(v) ? (long long)v->valuedouble : -1;
+    run->head.seed = cJSON_IsNumber(v) ? (long long)v->valuedouble : -1;
     v = json_path(root, "env.episode_length");
     run->episode_length = cJSON_IsNumber(v) ? v->valueint : -1;
     v = json_path(root, "train.steps");
@@ -179,7 +179,7 @@ static int eval_append(CompareRun *run, const cJSON *line, const char *where, ch
 // ignored; any other bad line is an error naming the line.
 static int load_evals(CompareRun *run, char *err, size_t err_sz) {
     char path[1100];
-    snprintf(path, sizeof path, "%s/eval.jsonl", run->dir);
+    snprintf(path, sizeof path, "%s/eval.jsonl", run->head.dir);
     char *text = NULL;
     size_t n = 0;
     if (file_read_all(path, &text, &n, err, err_sz) != 0) {
@@ -270,7 +270,7 @@ static void load_speed(CompareRun *run) {
     double summary_rate = NAN;
     run->sps = NAN;
     run->n_params = NAN;
-    snprintf(path, sizeof path, "%s/summary.json", run->dir);
+    snprintf(path, sizeof path, "%s/summary.json", run->head.dir);
     if (file_exists(path)) {
         cJSON *root = compare_read_json(path, NULL, 0);
         if (root) {
@@ -281,7 +281,7 @@ static void load_speed(CompareRun *run) {
         }
     }
 
-    snprintf(path, sizeof path, "%s/metrics.jsonl", run->dir);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", run->head.dir);
     char *text = NULL;
     size_t n = 0;
     double steps = 0.0, seconds = 0.0;
@@ -306,21 +306,21 @@ static void load_params(CompareRun *run) {
     RlParamCounts counts;
     char err[1400];
     if (isnan(run->n_params) &&
-        rl_train_count_run_params(run->dir, &counts, err, sizeof err) == 0) {
+        rl_train_count_run_params(run->head.dir, &counts, err, sizeof err) == 0) {
         run->n_params = (double)counts.total;
     }
 }
 
 int compare_run_load(CompareRun *run, const char *dir, char *err, size_t err_sz) {
     memset(run, 0, sizeof *run);
-    snprintf(run->dir, sizeof run->dir, "%s", dir);
-    size_t len = strlen(run->dir);
-    while (len > 1 && run->dir[len - 1] == '/') {
-        run->dir[--len] = '\0';
+    snprintf(run->head.dir, sizeof run->head.dir, "%s", dir);
+    size_t len = strlen(run->head.dir);
+    while (len > 1 && run->head.dir[len - 1] == '/') {
+        run->head.dir[--len] = '\0';
     }
     int rc = load_config(run, err, err_sz);
     char evals[1100];
-    snprintf(evals, sizeof evals, "%s/eval.jsonl", run->dir);
+    snprintf(evals, sizeof evals, "%s/eval.jsonl", run->head.dir);
     int have_evals = file_exists(evals);
     if (rc == 0 && have_evals) {
         rc = load_evals(run, err, err_sz);
@@ -332,17 +332,17 @@ int compare_run_load(CompareRun *run, const char *dir, char *err, size_t err_sz)
     if (run->n_evals == 0) {
         // stopped before its first evaluation: listed, not compared
         run->incomplete = 1;
-        run->excluded = 1;
-        snprintf(run->flag, sizeof run->flag, "excluded, incomplete: %s", have_evals
-                 ? "eval.jsonl has no evaluation yet" : "no eval.jsonl (stopped before its "
-                 "first evaluation)");
+        compare_exclude(&run->head, "excluded, incomplete: %s",
+                        have_evals ? "eval.jsonl has no evaluation yet"
+                                   : "no eval.jsonl (stopped before its first evaluation)");
         return 0;
     }
     load_speed(run);
     load_params(run);
     if (run->steps > 0 && run->eval_steps[run->n_evals - 1] < run->steps) {
         run->incomplete = 1;
-        snprintf(run->flag, sizeof run->flag, "incomplete: last evaluation at step %lld of %lld",
+        snprintf(run->head.flag, sizeof run->head.flag,
+                 "incomplete: last evaluation at step %lld of %lld",
                  run->eval_steps[run->n_evals - 1], run->steps);
     }
     return 0;
@@ -362,7 +362,7 @@ void compare_run_deinit(CompareRun *run) {
 
 // ---- checking and grouping ----
 
-// Writes why run does not match the reference protocol into run->flag and
+// Writes why run does not match the reference protocol into run->head.flag and
 // excludes it; leaves it alone when it matches.
 static void check_protocol(CompareRun *run, const CompareRun *ref) {
     char why[256] = "";
@@ -387,28 +387,8 @@ static void check_protocol(CompareRun *run, const CompareRun *ref) {
         }
     }
     if (why[0]) {
-        // through a copy, because the compiler cannot tell run from ref
-        char flag[sizeof run->flag];
-        snprintf(flag, sizeof flag, "excluded, protocol differs from %s: %s", ref->dir, why);
-        memcpy(run->flag, flag, sizeof flag);
-        run->excluded = 1;
-    }
-}
-
-// Excludes run i when an earlier usable run has the same method and seed,
-// e.g. the same directory given twice.
-static void check_duplicate(CompareSet *set, int i) {
-    CompareRun *run = &set->runs[i];
-    for (int j = 0; j < i && !run->excluded; j++) {
-        const CompareRun *other = &set->runs[j];
-        if (!other->excluded && other->seed == run->seed &&
-            strcmp(other->method, run->method) == 0) {
-            char why[sizeof run->flag];
-            snprintf(why, sizeof why, "excluded, same method and seed %lld as %s", run->seed,
-                     other->dir);
-            memcpy(run->flag, why, sizeof why);
-            run->excluded = 1;
-        }
+        compare_exclude(&run->head, "excluded, protocol differs from %s: %s", ref->head.dir,
+                        why);
     }
 }
 
@@ -475,10 +455,8 @@ static void check_same_config(CompareSet *set, int i, const CompareGroup *grp) {
     const CompareRun *first = &set->runs[grp->runs[0]];
     char key[300];
     if (config_diff(first->config, run->config, "", key, sizeof key)) {
-        char why[sizeof run->flag];
-        snprintf(why, sizeof why, "excluded, config differs from %s at %s", first->dir, key);
-        memcpy(run->flag, why, sizeof why);
-        run->excluded = 1;
+        compare_exclude(&run->head, "excluded, config differs from %s at %s", first->head.dir,
+                        key);
     }
 }
 
@@ -665,37 +643,32 @@ int compare_set_build(CompareSet *set, const char *const *dirs, int n_dirs,
     }
 
     // the first run with evaluations is the reference protocol and task set
-    int r0 = 0;
-    while (r0 < set->n_runs && set->runs[r0].excluded) {
-        r0++;
-    }
-    if (r0 == set->n_runs) {
-        err_set(err, err_sz, ERR_MISMATCH, "no usable run: %s: %s%s", set->runs[0].dir,
-                set->runs[0].flag, set->n_runs > 1 ? ", and so are the others" : "");
+    int r0 = compare_first_usable(set->runs, sizeof set->runs[0], set->n_runs, err, err_sz);
+    if (r0 < 0) {
         compare_set_deinit(set);
-        return ERR_MISMATCH;
+        return r0;
     }
     const CompareRun *ref = &set->runs[r0];
     set->n_tasks = ref->n_tasks;
     memcpy(set->tasks, ref->tasks, sizeof set->tasks);
     for (int i = 0; i < set->n_runs; i++) {
         CompareRun *run = &set->runs[i];
-        if (run->excluded) {
+        if (run->head.excluded) {
             continue;
         }
         check_protocol(run, ref);
-        check_duplicate(set, i);
-        if (run->excluded) {
+        compare_check_duplicate(set->runs, sizeof set->runs[0], i);
+        if (run->head.excluded) {
             continue;
         }
-        int g = group_for(set, run->method);
+        int g = group_for(set, run->head.method);
         if (g < 0) {
             compare_set_deinit(set);
             return err_set(err, err_sz, ERR_ARG, "more than %d methods", COMPARE_MAX_GROUPS);
         }
         CompareGroup *grp = &set->groups[g];
         check_same_config(set, i, grp);
-        if (run->excluded) {
+        if (run->head.excluded) {
             continue;
         }
         grp->runs[grp->n_runs++] = i;

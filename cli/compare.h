@@ -36,11 +36,20 @@
 #define COMPARE_MAX_GROUPS 32
 #define COMPARE_NAME_LEN 48
 
-typedef struct CompareRun {
+// The fields of a run that the train and vision comparisons check alike.
+// It is the first member of CompareRun and VisionRun, so the compare_head
+// helpers below walk an array of either with its element size as stride.
+typedef struct CompareRunHead {
     char dir[1024];
-    cJSON *config;                       // config.json, owned
-    char method[COMPARE_NAME_LEN];       // agent.method
+    char method[COMPARE_NAME_LEN];       // agent.method, or a vision run's method
     long long seed;
+    int excluded;                        // 1: not used (see flag)
+    char flag[1400];                     // why the run is excluded or marked, or ""
+} CompareRunHead;
+
+typedef struct CompareRun {
+    CompareRunHead head;                 // first, for the compare_head helpers
+    cJSON *config;                       // config.json, owned
     int episode_length;
     long long steps;                     // train.steps
     int batch_size;
@@ -54,9 +63,7 @@ typedef struct CompareRun {
     double *mean_success;                // (n_evals)
     double sps;                          // env steps per wall second, NaN if unknown
     double n_params;                     // parameter count, NaN if unknown
-    int excluded;                        // 1: not used (see flag)
     int incomplete;                      // 1: last evaluation before train.steps
-    char flag[1400];                     // why the run is excluded or marked, or ""
 } CompareRun;
 
 // Aggregate of one value over seeds.
@@ -138,6 +145,26 @@ void compare_format_stat(const CompareStat *s, int digits, char *out, size_t out
 void compare_format_num(double v, const char *fmt, char *out, size_t out_sz);
 // Adds a number to obj, or null when NaN.
 void compare_json_num(cJSON *obj, const char *key, double v);
+
+// Run i of an array of runs `stride` bytes apart, each starting with its
+// CompareRunHead.
+CompareRunHead *compare_head(void *runs, size_t stride, int i);
+const CompareRunHead *compare_head_const(const void *runs, size_t stride, int i);
+// Excludes run with the printf-formatted reason as its flag.
+void compare_exclude(CompareRunHead *run, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+// Excludes run i when an earlier usable run has the same method and seed,
+// e.g. the same directory given twice.
+void compare_check_duplicate(void *runs, size_t stride, int i);
+// Returns the index of the first run not excluded, or ERR_MISMATCH with a
+// message naming the first run's flag when every run is excluded.
+int compare_first_usable(const void *runs, size_t stride, int n, char *err, size_t err_sz);
+// Writes "flagged runs:" and one line per flagged run, or nothing.
+void compare_write_flags(const void *runs, size_t stride, int n, int markdown, FILE *out);
+// Writes one "conal compare: warning" line per flagged run.
+void compare_warn_flags(const void *runs, size_t stride, int n, FILE *out);
+// Adds the "flagged" list to root, writes root to out and deletes it.
+void compare_json_write(cJSON *root, const void *runs, size_t stride, int n, FILE *out);
 
 // Writes an SVG plot of mean success over env steps, one line per method
 // with a +-1 std band and its label at the line's end. Returns 0 or ERR_IO.

@@ -66,10 +66,10 @@ int compare_runs_kind(const char *const *dirs, int n_dirs, char *err, size_t err
 static int vision_run_load(VisionRun *run, const char *dir, char *err, size_t err_sz) {
     memset(run, 0, sizeof *run);
     run->params = run->train_seconds = run->delta_i = run->mean_first = NAN;
-    if (strlen(dir) >= sizeof run->dir) {
+    if (strlen(dir) >= sizeof run->head.dir) {
         return err_set(err, err_sz, ERR_ARG, "run directory name too long: %.64s...", dir);
     }
-    snprintf(run->dir, sizeof run->dir, "%s", dir);
+    snprintf(run->head.dir, sizeof run->head.dir, "%s", dir);
     char path[1100];
     snprintf(path, sizeof path, "%s/config.json", dir);
     cJSON *config = compare_read_json(path, err, err_sz);
@@ -84,8 +84,8 @@ static int vision_run_load(VisionRun *run, const char *dir, char *err, size_t er
                        "\"method\" of a `conal vision` config", path);
     }
     snprintf(run->dataset, sizeof run->dataset, "%s", dataset->valuestring);
-    snprintf(run->method, sizeof run->method, "%s", method->valuestring);
-    run->seed = int_or_missing(config, NULL, "seed");
+    snprintf(run->head.method, sizeof run->head.method, "%s", method->valuestring);
+    run->head.seed = int_or_missing(config, NULL, "seed");
     run->n_train = int_or_missing(config, "data", "n_train");
     run->n_test = int_or_missing(config, "data", "n_test");
     run->epochs = int_or_missing(config, "train", "epochs");
@@ -94,8 +94,7 @@ static int vision_run_load(VisionRun *run, const char *dir, char *err, size_t er
     snprintf(path, sizeof path, "%s/summary.json", dir);
     FILE *probe = fopen(path, "rb");
     if (!probe) {
-        snprintf(run->flag, sizeof run->flag, "excluded, incomplete: no summary.json");
-        run->excluded = 1;
+        compare_exclude(&run->head, "excluded, incomplete: no summary.json");
         return 0;
     }
     fclose(probe);
@@ -136,26 +135,8 @@ static void check_protocol(VisionRun *run, const VisionRun *ref) {
                  ref->epochs);
     }
     if (why[0]) {
-        char flag[sizeof run->flag];
-        snprintf(flag, sizeof flag, "excluded, protocol differs from %s: %s", ref->dir, why);
-        memcpy(run->flag, flag, sizeof flag);
-        run->excluded = 1;
-    }
-}
-
-// Excludes run i when an earlier usable run has the same method and seed.
-static void check_duplicate(VisionSet *set, int i) {
-    VisionRun *run = &set->runs[i];
-    for (int j = 0; j < i && !run->excluded; j++) {
-        const VisionRun *other = &set->runs[j];
-        if (!other->excluded && other->seed == run->seed &&
-            strcmp(other->method, run->method) == 0) {
-            char why[sizeof run->flag];
-            snprintf(why, sizeof why, "excluded, same method and seed %lld as %s", run->seed,
-                     other->dir);
-            memcpy(run->flag, why, sizeof why);
-            run->excluded = 1;
-        }
+        compare_exclude(&run->head, "excluded, protocol differs from %s: %s", ref->head.dir,
+                        why);
     }
 }
 
@@ -170,7 +151,7 @@ static int list_metrics(VisionSet *set, const VisionRun *ref, char *err, size_t 
             }
             if (set->n_metrics >= VISION_MAX_METRICS) {
                 return err_set(err, err_sz, ERR_FORMAT, "%s/summary.json: more than %d test "
-                               "metrics", ref->dir, VISION_MAX_METRICS);
+                               "metrics", ref->head.dir, VISION_MAX_METRICS);
             }
             VisionMetric *m = &set->metrics[set->n_metrics++];
             snprintf(m->task, sizeof m->task, "%s", task->string);
@@ -180,7 +161,7 @@ static int list_metrics(VisionSet *set, const VisionRun *ref, char *err, size_t 
     }
     if (set->n_metrics == 0) {
         return err_set(err, err_sz, ERR_FORMAT, "%s/summary.json: \"test\" has no metrics",
-                       ref->dir);
+                       ref->head.dir);
     }
     return 0;
 }
@@ -312,15 +293,10 @@ int vision_set_build(VisionSet *set, const char *const *dirs, int n_dirs, const 
     if (set->n_runs == 0) {
         return err_set(err, err_sz, ERR_ARG, "no run directories given");
     }
-    int r0 = 0;
-    while (r0 < set->n_runs && set->runs[r0].excluded) {
-        r0++;
-    }
-    if (r0 == set->n_runs) {
-        err_set(err, err_sz, ERR_MISMATCH, "no usable run: %s: %s%s", set->runs[0].dir,
-                set->runs[0].flag, set->n_runs > 1 ? ", and so are the others" : "");
+    int r0 = compare_first_usable(set->runs, sizeof set->runs[0], set->n_runs, err, err_sz);
+    if (r0 < 0) {
         vision_set_deinit(set);
-        return ERR_MISMATCH;
+        return r0;
     }
     int rc = list_metrics(set, &set->runs[r0], err, err_sz);
     if (rc != 0) {
@@ -329,15 +305,15 @@ int vision_set_build(VisionSet *set, const char *const *dirs, int n_dirs, const 
     }
     for (int i = 0; i < set->n_runs; i++) {
         VisionRun *run = &set->runs[i];
-        if (run->excluded) {
+        if (run->head.excluded) {
             continue;
         }
         check_protocol(run, &set->runs[r0]);
-        check_duplicate(set, i);
-        if (run->excluded) {
+        compare_check_duplicate(set->runs, sizeof set->runs[0], i);
+        if (run->head.excluded) {
             continue;
         }
-        int g = group_for(set, run->method);
+        int g = group_for(set, run->head.method);
         if (g < 0) {
             vision_set_deinit(set);
             return err_set(err, err_sz, ERR_ARG, "more than %d methods", COMPARE_MAX_GROUPS);
@@ -455,28 +431,16 @@ static void write_tables(const VisionSet *set, int markdown, FILE *out) {
     int any_missing = 0;
     for (int i = 0; i < set->n_runs; i++) {
         const VisionRun *run = &set->runs[i];
-        if (!run->excluded && run->delta_i_missing[0]) {
+        if (!run->head.excluded && run->delta_i_missing[0]) {
             if (!any_missing) {
                 fprintf(out, "\nruns without Delta_I:\n");
                 any_missing = 1;
             }
-            fprintf(out, "%s%s: no Delta_I: %s\n", markdown ? "- " : "  ", run->dir,
+            fprintf(out, "%s%s: no Delta_I: %s\n", markdown ? "- " : "  ", run->head.dir,
                     run->delta_i_missing);
         }
     }
-    int any_flag = 0;
-    for (int i = 0; i < set->n_runs; i++) {
-        any_flag |= set->runs[i].flag[0] != '\0';
-    }
-    if (any_flag) {
-        fprintf(out, "\nflagged runs:\n");
-        for (int i = 0; i < set->n_runs; i++) {
-            if (set->runs[i].flag[0]) {
-                fprintf(out, "%s%s: %s\n", markdown ? "- " : "  ", set->runs[i].dir,
-                        set->runs[i].flag);
-            }
-        }
-    }
+    compare_write_flags(set->runs, sizeof set->runs[0], set->n_runs, markdown, out);
 }
 
 // Writes one CSV row; empty cells for NaN.
@@ -565,26 +529,11 @@ static void write_json(const VisionSet *set, FILE *out) {
         }
         cJSON *runs = cJSON_AddArrayToObject(m, "runs");
         for (int r = 0; r < grp->n_runs; r++) {
-            cJSON_AddItemToArray(runs, cJSON_CreateString(set->runs[grp->runs[r]].dir));
+            cJSON_AddItemToArray(runs, cJSON_CreateString(set->runs[grp->runs[r]].head.dir));
         }
         cJSON_AddItemToArray(methods, m);
     }
-    cJSON *flags = cJSON_AddArrayToObject(root, "flagged");
-    for (int i = 0; i < set->n_runs; i++) {
-        if (set->runs[i].flag[0]) {
-            cJSON *f = cJSON_CreateObject();
-            cJSON_AddStringToObject(f, "run", set->runs[i].dir);
-            cJSON_AddStringToObject(f, "reason", set->runs[i].flag);
-            cJSON_AddBoolToObject(f, "excluded", set->runs[i].excluded);
-            cJSON_AddItemToArray(flags, f);
-        }
-    }
-    char *text = cJSON_Print(root);
-    if (text) {
-        fprintf(out, "%s\n", text);
-        cJSON_free(text);
-    }
-    cJSON_Delete(root);
+    compare_json_write(root, set->runs, sizeof set->runs[0], set->n_runs, out);
 }
 
 void vision_set_write(const VisionSet *set, CompareFormat format, FILE *out) {

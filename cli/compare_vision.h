@@ -36,10 +36,8 @@ typedef enum CompareKind {
 int compare_runs_kind(const char *const *dirs, int n_dirs, char *err, size_t err_sz);
 
 typedef struct VisionRun {
-    char dir[1024];
+    CompareRunHead head;                 // first, for the compare_head helpers
     cJSON *summary;                      // summary.json, owned; NULL when incomplete
-    char method[COMPARE_NAME_LEN];
-    long long seed;
     char dataset[COMPARE_NAME_LEN];
     long long n_train, n_test, epochs;   // protocol, from config.json
     double params;                       // NaN if unknown
@@ -47,8 +45,6 @@ typedef struct VisionRun {
     double delta_i;                      // NaN when null
     char delta_i_missing[256];           // summary.json's reason when delta_i is null
     double mean_first;                   // mean_first_metric, NaN if unknown
-    int excluded;                        // 1: not used (see flag)
-    char flag[1400];                     // why the run is excluded, or ""
 } VisionRun;
 
 // One test metric of one task, e.g. top_left acc.

@@ -39,16 +39,6 @@ static void format_p(const CompareSet *set, int g, double p, char *out, size_t o
     }
 }
 
-// Lists flagged runs, one line each.
-static void write_flags(const CompareSet *set, const char *prefix, FILE *out) {
-    for (int i = 0; i < set->n_runs; i++) {
-        const CompareRun *run = &set->runs[i];
-        if (run->flag[0]) {
-            fprintf(out, "%s%s: %s\n", prefix, run->dir, run->flag);
-        }
-    }
-}
-
 // The cells of one method's summary row.
 typedef struct SummaryRow {
     char method[COMPARE_NAME_LEN + 2];
@@ -127,14 +117,7 @@ static void write_tables(const CompareSet *set, int markdown, FILE *out) {
         fprintf(out, "\n* some seeds stopped before train.steps; the method uses the "
                      "evaluation steps all its seeds reached\n");
     }
-    int any_flag = 0;
-    for (int i = 0; i < set->n_runs; i++) {
-        any_flag |= set->runs[i].flag[0] != '\0';
-    }
-    if (any_flag) {
-        fprintf(out, "\nflagged runs:\n");
-        write_flags(set, markdown ? "- " : "  ", out);
-    }
+    compare_write_flags(set->runs, sizeof set->runs[0], set->n_runs, markdown, out);
 }
 
 // Writes one CSV row; std and p print empty when NaN.
@@ -219,7 +202,7 @@ static void write_json(const CompareSet *set, FILE *out) {
         }
         cJSON *runs = cJSON_AddArrayToObject(m, "runs");
         for (int r = 0; r < grp->n_runs; r++) {
-            cJSON_AddItemToArray(runs, cJSON_CreateString(set->runs[grp->runs[r]].dir));
+            cJSON_AddItemToArray(runs, cJSON_CreateString(set->runs[grp->runs[r]].head.dir));
         }
         cJSON *curve = cJSON_AddArrayToObject(m, "curve");
         for (int i = 0; i < grp->n_steps; i++) {
@@ -231,22 +214,7 @@ static void write_json(const CompareSet *set, FILE *out) {
         }
         cJSON_AddItemToArray(methods, m);
     }
-    cJSON *flags = cJSON_AddArrayToObject(root, "flagged");
-    for (int i = 0; i < set->n_runs; i++) {
-        if (set->runs[i].flag[0]) {
-            cJSON *f = cJSON_CreateObject();
-            cJSON_AddStringToObject(f, "run", set->runs[i].dir);
-            cJSON_AddStringToObject(f, "reason", set->runs[i].flag);
-            cJSON_AddBoolToObject(f, "excluded", set->runs[i].excluded);
-            cJSON_AddItemToArray(flags, f);
-        }
-    }
-    char *text = cJSON_Print(root);
-    if (text) {
-        fprintf(out, "%s\n", text);
-        cJSON_free(text);
-    }
-    cJSON_Delete(root);
+    compare_json_write(root, set->runs, sizeof set->runs[0], set->n_runs, out);
 }
 
 void compare_set_write(const CompareSet *set, CompareFormat format, FILE *out) {

@@ -328,12 +328,12 @@ static void test_mismatched_runs_excluded(void) {
 
     CompareSet *set = calloc(1, sizeof *set);
     CHECK_EQ_INT(0, build(set, dirs, 5, NULL, err, sizeof err));
-    CHECK_EQ_INT(1, set->runs[2].excluded);
-    CHECK_STR_CONTAINS(set->runs[2].flag, "episode length 500, reference 150");
-    CHECK_EQ_INT(1, set->runs[3].excluded);
-    CHECK_STR_CONTAINS(set->runs[3].flag, "drawer-open-v3");
-    CHECK_EQ_INT(1, set->runs[4].excluded);
-    CHECK_STR_CONTAINS(set->runs[4].flag, "train.steps 6000");
+    CHECK_EQ_INT(1, set->runs[2].head.excluded);
+    CHECK_STR_CONTAINS(set->runs[2].head.flag, "episode length 500, reference 150");
+    CHECK_EQ_INT(1, set->runs[3].head.excluded);
+    CHECK_STR_CONTAINS(set->runs[3].head.flag, "drawer-open-v3");
+    CHECK_EQ_INT(1, set->runs[4].head.excluded);
+    CHECK_STR_CONTAINS(set->runs[4].head.flag, "train.steps 6000");
 
     // the excluded runs are in no group, and the flags reach the output
     CHECK_EQ_INT(1, set->n_groups);
@@ -362,8 +362,8 @@ static void test_incomplete_run_marked(void) {
     CompareSet *set = calloc(1, sizeof *set);
     CHECK_EQ_INT(0, build(set, dirs, 3, NULL, err, sizeof err));
     CHECK_EQ_INT(1, set->runs[2].incomplete);
-    CHECK_EQ_INT(0, set->runs[2].excluded);
-    CHECK_STR_CONTAINS(set->runs[2].flag, "last evaluation at step 2000 of 3000");
+    CHECK_EQ_INT(0, set->runs[2].head.excluded);
+    CHECK_STR_CONTAINS(set->runs[2].head.flag, "last evaluation at step 2000 of 3000");
 
     // the group keeps all three seeds but only the two common steps
     const CompareGroup *grp = &set->groups[0];
@@ -388,9 +388,9 @@ static void test_run_without_evals_flagged(void) {
 
     CompareSet *set = calloc(1, sizeof *set);
     CHECK_EQ_INT(0, build(set, dirs, 3, NULL, err, sizeof err));
-    CHECK_EQ_INT(1, set->runs[0].excluded);
+    CHECK_EQ_INT(1, set->runs[0].head.excluded);
     CHECK_EQ_INT(1, set->runs[0].incomplete);
-    CHECK_STR_CONTAINS(set->runs[0].flag, "incomplete: no eval.jsonl");
+    CHECK_STR_CONTAINS(set->runs[0].head.flag, "incomplete: no eval.jsonl");
     CHECK_EQ_INT(1, set->n_groups);
     CHECK_EQ_INT(2, set->groups[0].n_runs);
     CHECK_EQ_INT(3, set->n_tasks);
@@ -425,8 +425,8 @@ static void test_duplicate_run_excluded(void) {
     dirs[1][len + 1] = '\0';
     CompareSet *set = calloc(1, sizeof *set);
     CHECK_EQ_INT(0, build(set, dirs, 2, NULL, err, sizeof err));
-    CHECK_EQ_INT(1, set->runs[1].excluded);
-    CHECK_STR_CONTAINS(set->runs[1].flag, "same method and seed");
+    CHECK_EQ_INT(1, set->runs[1].head.excluded);
+    CHECK_STR_CONTAINS(set->runs[1].head.flag, "same method and seed");
     CHECK_EQ_INT(1, set->groups[0].n_runs);
     compare_set_deinit(set);
     free(set);
@@ -456,10 +456,10 @@ static void test_different_config_excluded(void) {
 
     CompareSet *set = calloc(1, sizeof *set);
     CHECK_EQ_INT(0, build(set, dirs, 3, NULL, err, sizeof err));
-    CHECK_EQ_INT(1, set->runs[1].excluded);
-    CHECK_STR_CONTAINS(set->runs[1].flag, "config differs");
-    CHECK_STR_CONTAINS(set->runs[1].flag, "agent.critic_lr");
-    CHECK_EQ_INT(0, set->runs[2].excluded);
+    CHECK_EQ_INT(1, set->runs[1].head.excluded);
+    CHECK_STR_CONTAINS(set->runs[1].head.flag, "config differs");
+    CHECK_STR_CONTAINS(set->runs[1].head.flag, "agent.critic_lr");
+    CHECK_EQ_INT(0, set->runs[2].head.excluded);
     CHECK_EQ_INT(2, set->groups[0].n_runs);
     compare_set_deinit(set);
     free(set);
@@ -770,13 +770,13 @@ static void test_vision_aggregate(void) {
     CHECK(isnan(stl->p));
 
     // the incomplete and the mismatched run are flagged and left out
-    CHECK(set->runs[4].excluded);
-    CHECK_STR_CONTAINS(set->runs[4].flag, "incomplete: no summary.json");
-    CHECK(set->runs[5].excluded);
-    CHECK_STR_CONTAINS(set->runs[5].flag, "train.epochs 5, reference 6");
-    CHECK_STR_CONTAINS(set->runs[5].flag, dirs[0]);
-    CHECK(!set->runs[0].excluded);
-    CHECK(!set->runs[3].excluded);
+    CHECK(set->runs[4].head.excluded);
+    CHECK_STR_CONTAINS(set->runs[4].head.flag, "incomplete: no summary.json");
+    CHECK(set->runs[5].head.excluded);
+    CHECK_STR_CONTAINS(set->runs[5].head.flag, "train.epochs 5, reference 6");
+    CHECK_STR_CONTAINS(set->runs[5].head.flag, dirs[0]);
+    CHECK(!set->runs[0].head.excluded);
+    CHECK(!set->runs[3].head.excluded);
     vision_set_deinit(set);
     free(set);
 }
