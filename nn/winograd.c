@@ -539,22 +539,30 @@ void nn_wino_backward_begin(const NnWino *wg, float *work) {
     }
 }
 
+// Positions per float partial sum of the bias gradient. Longer float
+// sums lost 1.2e-5 of db on rows of 2100 positions.
+#define DB_BLOCK 64
+
 // db sums += the sums of each column of dyt (rows x W positions of Fv
-// floats), in float along each map row and in double over rows.
+// floats), in float over each map row, or each block of DB_BLOCK
+// positions of a longer row, and in double over those.
 WINO_AVX512 static void add_bias_grad(const NnWino *wg, const float *dyt, int rows,
                                       double *db) {
     size_t Fv = (size_t)wg->Fv;
     for (int r = 0; r < rows; r++) {
-        const float *row = dyt + (size_t)r * wg->W * Fv;
-        for (size_t fv = 0; fv < Fv; fv += 16) {
-            __m512 s = _mm512_setzero_ps();
-            for (int q = 0; q < wg->W; q++) {
-                s = _mm512_add_ps(s, _mm512_load_ps(row + (size_t)q * Fv + fv));
-            }
-            float lanes[16];
-            _mm512_storeu_ps(lanes, s);
-            for (int l = 0; l < 16; l++) {
-                db[fv + (size_t)l] += (double)lanes[l];
+        for (int q0 = 0; q0 < wg->W; q0 += DB_BLOCK) {
+            int q1 = q0 + DB_BLOCK < wg->W ? q0 + DB_BLOCK : wg->W;
+            const float *row = dyt + ((size_t)r * wg->W + (size_t)q0) * Fv;
+            for (size_t fv = 0; fv < Fv; fv += 16) {
+                __m512 s = _mm512_setzero_ps();
+                for (int q = 0; q < q1 - q0; q++) {
+                    s = _mm512_add_ps(s, _mm512_load_ps(row + (size_t)q * Fv + fv));
+                }
+                float lanes[16];
+                _mm512_storeu_ps(lanes, s);
+                for (int l = 0; l < 16; l++) {
+                    db[fv + (size_t)l] += (double)lanes[l];
+                }
             }
         }
     }

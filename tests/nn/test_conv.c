@@ -34,6 +34,8 @@ static const ConvCase cases[] = {
     {17, 20, 3, 1, 1, 7, 5, 2}, // Winograd: odd map, channels past a vector
     {16, 32, 3, 1, 1, 14, 14, 2}, // Winograd: two chunks of tiles
     {16, 16, 3, 1, 1, 75, 62, 1}, // Winograd bands: dx from neighbour tiles
+    {16, 17, 3, 1, 1, 1, 3, 2},   // Winograd on one row: tiles hang past the map
+    {16, 16, 3, 1, 1, 3, 2100, 1}, // Winograd bands of one tile row on a wide map
 };
 
 typedef struct ConvFixture {
@@ -203,7 +205,10 @@ static void backward_matches_naive_loops(void) {
         nn_conv2d_backward(&fx.conv, fx.x, fx.r, fx.dx, c->B, c->H, c->W, fx.col);
         double e_w = worst_diff(fx.conv.dw, dw, n_w), e_b = worst_diff(fx.conv.db, db, c->F);
         double e_x = worst_diff(fx.dx, dx, fx.n_x);
-        CHECK_MSG(e_w < 1e-5, "case %zu: dW differs by %.3g", k, e_w);
+        // the Winograd weight gradient sums products of transformed tiles,
+        // which are larger than dW, in float over chunks of 48 tiles: on a
+        // map of 6300 positions that rounds to 1.1e-5 of dW
+        CHECK_MSG(e_w < 3e-5, "case %zu: dW differs by %.3g", k, e_w);
         CHECK_MSG(e_b < 1e-5, "case %zu: db differs by %.3g", k, e_b);
         CHECK_MSG(e_x < 1e-5, "case %zu: dx differs by %.3g", k, e_x);
         free(dw);
@@ -307,6 +312,7 @@ static const ConvCase thread_cases[] = {
     {16, 32, 3, 1, 1, 18, 18, 13}, // Winograd, groups of images
     {20, 16, 3, 1, 1, 11, 9, 9},   // Winograd, odd maps
     {16, 16, 3, 1, 1, 70, 66, 2},  // Winograd bands
+    {16, 16, 3, 1, 1, 3, 2100, 2}, // Winograd bands of one tile row
 };
 
 // The items of a pass write disjoint memory and the gradient parts add up
