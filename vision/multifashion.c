@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <zlib.h>
 
@@ -12,7 +13,7 @@
 #include "common/log.h"
 #include "common/rng.h"
 
-#define CACHE_MAGIC "CONALMF1"
+#define CACHE_MAGIC "CONALMF2"
 #define IDX_LABELS 0x00000801u
 #define IDX_IMAGES 0x00000803u
 #define CANVAS_BYTES (VIS_MF_SIZE * VIS_MF_SIZE)
@@ -144,15 +145,51 @@ static void generate(const Items *items, uint64_t seed, uint64_t split_id, int n
     }
 }
 
-// Cache layout: magic, u64 seed, u32 count, canvases, labels, u32 CRC-32 of
-// everything before it.
-static size_t cache_bytes(int n) {
-    return 8 + 8 + 4 + (size_t)n * CANVAS_BYTES + 2 * (size_t)n + 4;
+// FNV-1a hash of text, continued from h.
+static uint64_t fnv1a(uint64_t h, const char *text) {
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        h = (h ^ *p) * 0x100000001b3ull;
+    }
+    return h;
 }
 
-// Reads a cache file into data when it exists, matches seed and n and
-// passes its CRC; returns 1 on a hit.
-static int cache_read(const char *path, uint64_t seed, int n, unsigned char *data) {
+// Identifies the IDX pair that a split is generated from: a hash of each
+// file's device, inode, size and modification time. A cache written from
+// other files (another data.dir, or files replaced since) then misses.
+// Fails with the path of a file that does not exist.
+static int source_key(const char *dir, const char *prefix, uint64_t *key, char *err,
+                      size_t err_sz) {
+    const char *kinds[2] = {"images-idx3", "labels-idx1"};
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int k = 0; k < 2; k++) {
+        char path[1024], line[160];
+        snprintf(path, sizeof path, "%s/%s-%s-ubyte.gz", dir, prefix, kinds[k]);
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            return err_set(err, err_sz, ERR_IO, "%s: cannot open (is dataset-fashion-mnist "
+                           "installed?)", path);
+        }
+        snprintf(line, sizeof line, "%llu|%llu|%lld|%lld.%09ld|", (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino, (long long)st.st_size,
+                 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+        h = fnv1a(h, line);
+    }
+    *key = h;
+    return 0;
+}
+
+// Cache layout: magic, u64 seed, u64 source key, u32 count, canvases,
+// labels, u32 CRC-32 of everything before it.
+#define CACHE_HEAD 28
+
+static size_t cache_bytes(int n) {
+    return CACHE_HEAD + (size_t)n * CANVAS_BYTES + 2 * (size_t)n + 4;
+}
+
+// Reads a cache file into data when it exists, matches seed, source key
+// and n, and passes its CRC; returns 1 on a hit.
+static int cache_read(const char *path, uint64_t seed, uint64_t key, int n,
+                      unsigned char *data) {
     char *buf = NULL;
     size_t len = 0;
     char err[256];
@@ -160,16 +197,18 @@ static int cache_read(const char *path, uint64_t seed, int n, unsigned char *dat
         return 0;
     }
     int hit = len == cache_bytes(n) && memcmp(buf, CACHE_MAGIC, 8) == 0;
-    uint64_t s = 0;
+    uint64_t s = 0, k = 0;
     uint32_t count = 0, crc = 0;
     if (hit) {
         memcpy(&s, buf + 8, 8);
-        memcpy(&count, buf + 16, 4);
+        memcpy(&k, buf + 16, 8);
+        memcpy(&count, buf + 24, 4);
         memcpy(&crc, buf + len - 4, 4);
-        hit = s == seed && count == (uint32_t)n && file_crc32(0, buf, len - 4) == crc;
+        hit = s == seed && k == key && count == (uint32_t)n &&
+              file_crc32(0, buf, len - 4) == crc;
     }
     if (hit) {
-        memcpy(data, buf + 20, len - 24);
+        memcpy(data, buf + CACHE_HEAD, len - CACHE_HEAD - 4);
     } else {
         log_warn("multifashion: cache %s is stale or corrupt; regenerating", path);
     }
@@ -177,8 +216,8 @@ static int cache_read(const char *path, uint64_t seed, int n, unsigned char *dat
     return hit;
 }
 
-static int cache_write(const char *path, uint64_t seed, int n, const unsigned char *data,
-                       char *err, size_t err_sz) {
+static int cache_write(const char *path, uint64_t seed, uint64_t key, int n,
+                       const unsigned char *data, char *err, size_t err_sz) {
     size_t len = cache_bytes(n);
     unsigned char *buf = malloc(len);
     if (!buf) {
@@ -187,8 +226,9 @@ static int cache_write(const char *path, uint64_t seed, int n, const unsigned ch
     uint32_t count = (uint32_t)n;
     memcpy(buf, CACHE_MAGIC, 8);
     memcpy(buf + 8, &seed, 8);
-    memcpy(buf + 16, &count, 4);
-    memcpy(buf + 20, data, len - 24);
+    memcpy(buf + 16, &key, 8);
+    memcpy(buf + 24, &count, 4);
+    memcpy(buf + CACHE_HEAD, data, len - CACHE_HEAD - 4);
     uint32_t crc = file_crc32(0, buf, len - 4);
     memcpy(buf + len - 4, &crc, 4);
     int rc = file_write_atomic(path, buf, len, err, err_sz);
@@ -210,8 +250,13 @@ static int load_split(VisDataset *ds, VisSplit *split, const char *dir, const ch
         snprintf(path, sizeof path, "%s/multifashion-%s-seed%llu-n%d.bin", cache_dir, prefix,
                  (unsigned long long)seed, n);
     }
-    int rc = 0;
-    if (!path[0] || !cache_read(path, seed, n, data)) {
+    uint64_t key = 0;
+    int rc = source_key(dir, prefix, &key, err, err_sz);
+    if (rc != 0) {
+        free(data);
+        return rc;
+    }
+    if (!path[0] || !cache_read(path, seed, key, n, data)) {
         Items items = {0, NULL, NULL};
         rc = load_items(dir, prefix, &items, err, err_sz);
         if (rc == 0 && n > items.n) {
@@ -226,7 +271,7 @@ static int load_split(VisDataset *ds, VisSplit *split, const char *dir, const ch
         if (rc == 0 && path[0]) {
             rc = file_mkdirs(cache_dir, err, err_sz);
             if (rc == 0) {
-                rc = cache_write(path, seed, n, data, err, err_sz);
+                rc = cache_write(path, seed, key, n, data, err, err_sz);
             }
         }
         free(items.pixels);

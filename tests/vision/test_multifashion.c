@@ -99,9 +99,58 @@ static void rejects_bad_sizes_and_folders(void) {
     check_rmtree(dir);
 }
 
+// Writes prefix-images and prefix-labels IDX files of n blank items, all
+// with the given label, uncompressed (zlib reads them as they are).
+static void write_idx_pair(const char *dir, const char *prefix, int n, uint8_t label) {
+    char path[512], err[256];
+    size_t n_img = 16 + (size_t)n * 784, n_lab = 8 + (size_t)n;
+    unsigned char *img = calloc(n_img, 1), *lab = calloc(n_lab, 1);
+    const unsigned char img_head[16] = {0, 0, 8, 3, 0, 0, 0, (unsigned char)n,
+                                        0, 0, 0, 28, 0, 0, 0, 28};
+    const unsigned char lab_head[8] = {0, 0, 8, 1, 0, 0, 0, (unsigned char)n};
+    memcpy(img, img_head, 16);
+    memcpy(lab, lab_head, 8);
+    memset(lab + 8, label, (size_t)n);
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
+    CHECK_EQ_INT(0, file_write_atomic(path, img, n_img, err, sizeof err));
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
+    CHECK_EQ_INT(0, file_write_atomic(path, lab, n_lab, err, sizeof err));
+    free(img);
+    free(lab);
+}
+
+// A cache written from other source files is not reused: replacing the
+// files, or pointing at a folder without them, misses it.
+static void cache_follows_source_files(void) {
+    char src[256], cache[256], err[512];
+    check_tmpdir(src, sizeof src, "mfsrc");
+    check_tmpdir(cache, sizeof cache, "mfcache");
+    write_idx_pair(src, "train", 20, 3);
+    write_idx_pair(src, "t10k", 10, 3);
+    VisDataset a, b;
+    CHECK_EQ_INT(0, vis_multifashion_load(&a, src, cache, 5, 20, 10, err, sizeof err));
+    CHECK_EQ_INT(3, a.train.labels[0][0]);
+
+    write_idx_pair(src, "train", 20, 7);
+    CHECK_EQ_INT(0, vis_multifashion_load(&b, src, cache, 5, 20, 10, err, sizeof err));
+    CHECK_EQ_INT(7, b.train.labels[0][0]);
+    CHECK_EQ_INT(7, b.train.labels[1][19]);
+
+    VisDataset c;
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s/none", src);
+    CHECK_EQ_INT(ERR_IO, vis_multifashion_load(&c, missing, cache, 5, 20, 10, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "none/train-images-idx3-ubyte.gz: cannot open");
+    vis_dataset_deinit(&a);
+    vis_dataset_deinit(&b);
+    check_rmtree(src);
+    check_rmtree(cache);
+}
+
 int main(void) {
     RUN_TEST(compose_places_items_and_takes_max);
     RUN_TEST(same_seed_same_canvases_and_cache);
     RUN_TEST(rejects_bad_sizes_and_folders);
+    RUN_TEST(cache_follows_source_files);
     return check_summary();
 }
