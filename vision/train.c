@@ -758,6 +758,19 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
         return err_set(err, err_sz, ERR_ARG, "%s already contains a run; pass --resume "
                        "to continue it or choose another --out", tr->dir);
     }
+    // a run that stopped before its first checkpoint left its config and
+    // maybe records, which a new run would mix with its own
+    static const char *const run_files[] = {"config.json", "metrics.jsonl", "summary.json"};
+    for (size_t i = 0; !opt->resume && i < sizeof run_files / sizeof run_files[0]; i++) {
+        char file[1100];
+        snprintf(file, sizeof file, "%s/%s", tr->dir, run_files[i]);
+        if (file_exists(file)) {
+            return err_set(err, err_sz, ERR_ARG, "%s contains %s but no checkpoint.bin (a "
+                           "run that stopped before its first checkpoint); remove it with "
+                           "`rm -r %s` or choose another --out", tr->dir, run_files[i],
+                           tr->dir);
+        }
+    }
     if (opt->resume) {
         // a resumed run keeps the config it started with, except that it may
         // be extended by more epochs

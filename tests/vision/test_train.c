@@ -293,6 +293,14 @@ static void rejects_reuse_and_changed_resume(void) {
     CHECK_STR_CONTAINS(err, "already finished at epoch 2 of train.epochs=2");
     CHECK_EQ_INT(ERR_IO, run("hps.json", "never-ran", 1, NULL, err, sizeof err));
     CHECK_STR_CONTAINS(err, "checkpoint.bin not found");
+    // a run stopped before its first checkpoint is not mixed with a new one
+    char stopped[600], path[700];
+    snprintf(stopped, sizeof stopped, "%s/stopped", tmp);
+    CHECK_EQ_INT(0, file_mkdirs(stopped, err, sizeof err));
+    snprintf(path, sizeof path, "%s/metrics.jsonl", stopped);
+    CHECK_EQ_INT(0, file_write_atomic(path, "{\"epoch\": 1}\n", 13, err, sizeof err));
+    CHECK_EQ_INT(ERR_ARG, run("hps.json", "stopped", 0, NULL, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "contains metrics.jsonl but no checkpoint.bin");
     write_config("bad.json", "hps", ", \"arch\": {\"kernel\": 4, \"depth\": 2}");
     CHECK_EQ_INT(ERR_CONFIG, run("bad.json", "bad", 0, NULL, err, sizeof err));
     CHECK_STR_CONTAINS(err, "arch.depth");
