@@ -911,14 +911,14 @@ int vis_train_main(const VisTrainOptions *opt, char *err, size_t err_sz) {
             rc = check_not_finished(tr, err, err_sz);
         }
     }
-    // SIGINT and SIGTERM stop the run between steps with a checkpoint; a
-    // second signal takes the default action
+    // SIGINT and SIGTERM stop the run between steps with a checkpoint. The
+    // handler stays, so a second signal during the save does not kill it
+    // (conal train does the same); SIGKILL or SIGQUIT stop it at once.
     VisTaskMetrics test[VIS_MAX_TASKS];
     if (rc == 0) {
         struct sigaction sa, old_int, old_term;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_stop_signal;
-        sa.sa_flags = SA_RESETHAND;
         sigemptyset(&sa.sa_mask);
         g_stop_signal = 0;
         sigaction(SIGINT, &sa, &old_int);
