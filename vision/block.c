@@ -118,9 +118,10 @@ int vis_conv_block_init(VisConvBlock *blk, int n_in, int in_h, int in_w, int n_o
     if (!blk->col || !blk->drop || !blk->dmap || !blk->bn_stats || !blk->cache ||
         (pool && (!blk->map || !blk->pooled || !blk->argmax)) ||
         (blk->batch_norm && !blk->pre) || (up_n && !blk->up)) {
+        int h = conv_h(blk), w = conv_w(blk);
         vis_conv_block_deinit(blk);
         return err_set(err, err_sz, ERR_NOMEM, "conv block: out of memory for %d rows of "
-                       "%d x %d x %d", max_rows, n_out, conv_h(blk), conv_w(blk));
+                       "%d x %d x %d", max_rows, n_out, h, w);
     }
     return 0;
 }

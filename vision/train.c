@@ -200,12 +200,19 @@ static int build_model(Trainer *tr, char *err, size_t err_sz) {
     opt.method = tr->method;
     opt.searching = tr->stage == 0;
     opt.branch = tr->branch;
-    opt.max_batch = tr->cfg.batch_size > tr->cfg.eval_batch ? tr->cfg.batch_size
-                                                            : tr->cfg.eval_batch;
+    // evaluation batches never exceed the test split
+    int eval_rows = tr->cfg.eval_batch < tr->ds.test.n ? tr->cfg.eval_batch : tr->ds.test.n;
+    opt.max_batch = tr->cfg.batch_size > eval_rows ? tr->cfg.batch_size : eval_rows;
     opt.cagrad = conal_cagrad_defaults();
     opt.cagrad.c = tr->cfg.cagrad_c;
     opt.seed = (uint64_t)tr->cfg.seed * 2654435761ULL + (uint64_t)tr->stage;
     int rc = vis_model_init(&tr->model, &tr->ds, &arch, &opt, err, err_sz);
+    if (rc == ERR_NOMEM) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        err_set(err, err_sz, rc, "%s; lower train.batch_size (%d) or train.eval_batch (%d)",
+                why, tr->cfg.batch_size, tr->cfg.eval_batch);
+    }
     tr->have_model = rc == 0;
     if (rc == 0) {
         log_info("vision: stage=%s params=%zu branch_points=%d", tr->stage ? "train" : "search",
@@ -758,9 +765,10 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
         return err_set(err, err_sz, ERR_ARG, "%s already contains a run; pass --resume "
                        "to continue it or choose another --out", tr->dir);
     }
-    // a run that stopped before its first checkpoint left its config and
-    // maybe records, which a new run would mix with its own
-    static const char *const run_files[] = {"config.json", "metrics.jsonl", "summary.json"};
+    // a run that stopped before its first checkpoint may have left records,
+    // which a new run would mix with its own (a lone config.json is
+    // rewritten)
+    static const char *const run_files[] = {"metrics.jsonl", "summary.json"};
     for (size_t i = 0; !opt->resume && i < sizeof run_files / sizeof run_files[0]; i++) {
         char file[1100];
         snprintf(file, sizeof file, "%s/%s", tr->dir, run_files[i]);
@@ -877,6 +885,15 @@ int vis_train_main(const VisTrainOptions *opt, char *err, size_t err_sz) {
     if (rc == 0 && vis_method_searches(tr->method) && tr->cfg.n_val >= tr->ds.train.n) {
         rc = err_set(err, err_sz, ERR_CONFIG, "config: data.n_val: %d held-out images leave "
                      "none of the %d training images", tr->cfg.n_val, tr->ds.train.n);
+    }
+    // the search trains on the images it does not hold out for the
+    // architecture steps
+    int n_fit = rc == 0 && vis_method_searches(tr->method) ? tr->ds.train.n - tr->cfg.n_val
+                                                           : tr->ds.train.n;
+    if (rc == 0 && tr->cfg.batch_size > n_fit) {
+        rc = err_set(err, err_sz, ERR_CONFIG, "config: train.batch_size: %d is larger than "
+                     "the %d training images; lower it or raise data.n_train",
+                     tr->cfg.batch_size, n_fit);
     }
     if (rc == 0) {
         log_info("vision: dataset=%s train=%d test=%d tasks=%d", tr->ds.name, tr->ds.train.n,

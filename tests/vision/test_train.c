@@ -301,6 +301,9 @@ static void rejects_reuse_and_changed_resume(void) {
     CHECK_EQ_INT(0, file_write_atomic(path, "{\"epoch\": 1}\n", 13, err, sizeof err));
     CHECK_EQ_INT(ERR_ARG, run("hps.json", "stopped", 0, NULL, err, sizeof err));
     CHECK_STR_CONTAINS(err, "contains metrics.jsonl but no checkpoint.bin");
+    CHECK_EQ_INT(ERR_CONFIG, run("hps.json", "big-batch", 0, "train.batch_size=600", err,
+                                 sizeof err));
+    CHECK_STR_CONTAINS(err, "train.batch_size: 600 is larger than the 512 training images");
     write_config("bad.json", "hps", ", \"arch\": {\"kernel\": 4, \"depth\": 2}");
     CHECK_EQ_INT(ERR_CONFIG, run("bad.json", "bad", 0, NULL, err, sizeof err));
     CHECK_STR_CONTAINS(err, "arch.depth");
