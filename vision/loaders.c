@@ -2,6 +2,7 @@
 #include "vision/loaders.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -291,14 +292,35 @@ static int load_dense_item(const VisDataset *ds, const DenseSpec *sp, const char
     return rc;
 }
 
-// Counts N.npy files from 0 in DIR/split/image.
+// Number of files in folder named like 12.npy (digits, then ".npy"), or
+// -1 when the folder cannot be read.
+static int count_numbered_npy(const char *folder) {
+    DIR *d = opendir(folder);
+    if (!d) {
+        return -1;
+    }
+    int n = 0;
+    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
+        const char *p = e->d_name;
+        while (*p >= '0' && *p <= '9') {
+            p++;
+        }
+        n += p > e->d_name && strcmp(p, ".npy") == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+// Counts the N.npy files of DIR/split/image, which must run from 0 without
+// gaps, so that a missing file is reported rather than dropped.
 static int count_items(const char *dir, const char *split, int *n, char *err, size_t err_sz) {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s/image", dir, split);
     if (!file_exists(path)) {
         return err_set(err, err_sz, ERR_IO, "%s: folder not found (expected the preprocessed "
-                       "layout DIR/{train,val}/{image,label,depth}/N.npy)", path);
+                       "layout DIR/{train,val}/{image,label,depth[,normal]}/N.npy)", path);
     }
+    int total = count_numbered_npy(path);
     int k = 0;
     for (;; k++) {
         snprintf(path, sizeof path, "%s/%s/image/%d.npy", dir, split, k);
@@ -308,6 +330,11 @@ static int count_items(const char *dir, const char *split, int *n, char *err, si
     }
     if (k == 0) {
         return err_set(err, err_sz, ERR_IO, "%s/%s/image/0.npy: file not found", dir, split);
+    }
+    if (total > k) {
+        return err_set(err, err_sz, ERR_IO, "%s/%s/image/%d.npy: file not found, but the "
+                       "folder has %d numbered files (they must run from 0.npy without gaps)",
+                       dir, split, k, total);
     }
     *n = k;
     return 0;
@@ -346,7 +373,12 @@ int vis_dense_load(VisDataset *ds, const char *which, const char *dir, int n_tra
     for (int s = 0; s < 2 && rc == 0; s++) {
         int n = 0;
         rc = count_items(dir, split_names[s], &n, err, err_sz);
-        if (rc == 0 && limits[s] > 0 && limits[s] < n) {
+        if (rc == 0 && limits[s] > n) {
+            rc = err_set(err, err_sz, ERR_ARG, "%s: %s %d, but %s/%s/image has %d images",
+                         sp->name, s ? "data.n_test" : "data.n_train", limits[s], dir,
+                         split_names[s], n);
+        }
+        if (rc == 0 && limits[s] > 0) {
             n = limits[s];
         }
         if (rc == 0) {

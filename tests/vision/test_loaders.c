@@ -174,6 +174,20 @@ static void dense_loader_errors_name_the_file(void) {
     CHECK_EQ_INT(ERR_IO, vis_dense_load(&ds, "cityscapes", root, 0, 0, err, sizeof err));
     CHECK_STR_CONTAINS(err, "train/depth/0.npy");
     free(lab);
+
+    // a gap in the numbering is reported, not cut off
+    snprintf(root, sizeof root, "%s/gap", tmp);
+    write_city_split(root, "train", 4, 1);
+    write_city_split(root, "val", 1, 1);
+    snprintf(path, sizeof path, "%s/train/image/2.npy", root);
+    remove(path);
+    CHECK_EQ_INT(ERR_IO, vis_dense_load(&ds, "cityscapes", root, 0, 0, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "train/image/2.npy: file not found, but the folder has 3");
+
+    // more images requested than the folder has
+    snprintf(root, sizeof root, "%s/city", tmp);
+    CHECK_EQ_INT(ERR_ARG, vis_dense_load(&ds, "cityscapes", root, 100, 0, err, sizeof err));
+    CHECK_STR_CONTAINS(err, "data.n_train 100, but");
 }
 
 // A 178 x 218 JPEG whose left half is dark and right half bright.
