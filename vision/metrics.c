@@ -185,13 +185,14 @@ static double within(const VisMetricAcc *acc, double deg) {
 
 void vis_metric_acc_result(const VisMetricAcc *acc, VisTaskMetrics *out) {
     memset(out, 0, sizeof *out);
-    double n = acc->count > 0.0 ? acc->count : 1.0;
+    // with no labelled pixel every metric is undefined: NaN, not a perfect 0
+    double n = acc->count > 0.0 ? acc->count : (double)NAN;
     switch (acc->task.kind) {
     case VIS_TASK_CLASS:
         put(out, "acc", acc->correct / n);
         break;
     case VIS_TASK_SEG:
-        put(out, "miou", mean_iou(acc));
+        put(out, "miou", acc->count > 0.0 ? mean_iou(acc) : (double)NAN);
         put(out, "pix_acc", acc->correct / n);
         break;
     case VIS_TASK_DEPTH:
@@ -200,10 +201,10 @@ void vis_metric_acc_result(const VisMetricAcc *acc, VisTaskMetrics *out) {
         break;
     case VIS_TASK_NORMAL:
         put(out, "angle_mean", acc->angle_sum / n);
-        put(out, "angle_median", acc->count > 0.0 ? median_angle(acc) : 0.0);
-        put(out, "within_11.25", acc->count > 0.0 ? within(acc, 11.25) : 0.0);
-        put(out, "within_22.5", acc->count > 0.0 ? within(acc, 22.5) : 0.0);
-        put(out, "within_30", acc->count > 0.0 ? within(acc, 30.0) : 0.0);
+        put(out, "angle_median", acc->count > 0.0 ? median_angle(acc) : (double)NAN);
+        put(out, "within_11.25", acc->count > 0.0 ? within(acc, 11.25) : (double)NAN);
+        put(out, "within_22.5", acc->count > 0.0 ? within(acc, 22.5) : (double)NAN);
+        put(out, "within_30", acc->count > 0.0 ? within(acc, 30.0) : (double)NAN);
         break;
     default:
         ASSERT(0, "vis_metric_acc_result: unknown task kind %d", (int)acc->task.kind);
@@ -219,7 +220,7 @@ double vis_delta_i(const VisTaskMetrics *m, const VisTaskMetrics *stl, int n_tas
         double sum = 0.0;
         int used = 0;
         for (int k = 0; k < m[t].n; k++) {
-            if (stl[t].values[k] == 0.0) {
+            if (stl[t].values[k] == 0.0 || isnan(stl[t].values[k]) || isnan(m[t].values[k])) {
                 continue;
             }
             double rel = (m[t].values[k] - stl[t].values[k]) / stl[t].values[k];

@@ -12,6 +12,8 @@
 //                   over pixels with a non-zero ground-truth normal
 // The median comes from a histogram with 0.01-degree bins, so it is exact
 // to within 0.01 degrees.
+// A task with no labelled pixel in the pass (every label -1, every depth
+// <= 0 or every normal zero) gets NaN for each metric.
 #ifndef VISION_METRICS_H
 #define VISION_METRICS_H
 
@@ -62,7 +64,8 @@ void vis_metric_acc_result(const VisMetricAcc *acc, VisTaskMetrics *out);
 // Delta_I in percent: the mean over tasks of the mean over their metrics of
 // (-1)^l (M - M_stl) / M_stl, with l = 1 where lower is better. Positive
 // means better than single-task learning. Metrics whose STL value is 0 are
-// skipped (the ratio is undefined); returns NAN when nothing is left.
+// skipped (the ratio is undefined), and so are NaN metrics on either side;
+// returns NAN when nothing is left.
 double vis_delta_i(const VisTaskMetrics *m, const VisTaskMetrics *stl, int n_tasks);
 
 #endif

@@ -174,7 +174,9 @@ int vis_read_stl_summary(const char *path, const VisDataset *ds, VisTaskMetrics 
         const cJSON *task = cJSON_GetObjectItemCaseSensitive(test, ds->tasks[t].name);
         for (int k = 0; k < out[t].n && rc == 0; k++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(task, out[t].names[k]);
-            if (!cJSON_IsNumber(v)) {
+            if (cJSON_IsNull(v)) {
+                out[t].values[k] = NAN;   // no labelled pixel in the STL run's test split
+            } else if (!cJSON_IsNumber(v)) {
                 rc = err_set(err, err_sz, ERR_FORMAT, "%s: missing test.%s.%s", path,
                              ds->tasks[t].name, out[t].names[k]);
             } else {
@@ -594,6 +596,12 @@ static int run_epoch(Trainer *tr, VisTaskMetrics *test, char *err, size_t err_sz
         }
         log_info("vision: test stage=%s epoch=%d%s seconds=%.1f", tr->stage ? "train" : "search",
                  tr->epoch, buf, seconds);
+        for (int t = 0; t < T; t++) {
+            if (test[t].n > 0 && isnan(test[t].values[0])) {
+                log_warn("vision: task %s has no labelled pixel in the test split, so its "
+                         "metrics are null", tr->ds.tasks[t].name);
+            }
+        }
         rc = write_record(tr, loss_sum, n_steps, conflict_sum, n_measured, test, seconds, err,
                           err_sz);
     }

@@ -60,6 +60,35 @@ static void depth_errors_skip_unknown(void) {
     vis_metric_acc_deinit(&acc);
 }
 
+// Without one labelled pixel the metrics are undefined (NaN), not a
+// perfect score, and Delta_I leaves them out.
+static void no_labelled_pixel_gives_nan(void) {
+    VisTask depth = {"d", VIS_TASK_DEPTH, 0}, seg = {"s", VIS_TASK_SEG, 3};
+    VisMetricAcc acc;
+    accumulate(&acc, &depth);
+    float pred[2] = {1.0f, 2.0f}, gt[2] = {0.0f, -1.0f};
+    vis_metric_acc_update(&acc, pred, NULL, gt, 1, 2);
+    VisTaskMetrics m;
+    vis_metric_acc_result(&acc, &m);
+    CHECK(isnan(m.values[0]));
+    CHECK(isnan(m.values[1]));
+    vis_metric_acc_deinit(&acc);
+
+    accumulate(&acc, &seg);
+    float logits[3] = {1.0f, 0.0f, 0.0f};
+    int32_t labels[1] = {VIS_IGNORE_LABEL};
+    vis_metric_acc_update(&acc, logits, labels, NULL, 1, 1);
+    VisTaskMetrics s;
+    vis_metric_acc_result(&acc, &s);
+    CHECK(isnan(s.values[0]));
+    CHECK(isnan(s.values[1]));
+    vis_metric_acc_deinit(&acc);
+
+    VisTaskMetrics stl = m;
+    stl.values[0] = stl.values[1] = 2.0;
+    CHECK(isnan(vis_delta_i(&m, &stl, 1)));
+}
+
 // Pixels at 0, 20 and 90 degrees from their ground truth, plus one unknown.
 static void normal_angles(void) {
     VisTask task = {"n", VIS_TASK_NORMAL, 0};
@@ -107,6 +136,7 @@ int main(void) {
     RUN_TEST(classification_accuracy);
     RUN_TEST(segmentation_miou);
     RUN_TEST(depth_errors_skip_unknown);
+    RUN_TEST(no_labelled_pixel_gives_nan);
     RUN_TEST(normal_angles);
     RUN_TEST(delta_i_signs_and_mean);
     return check_summary();
