@@ -398,52 +398,6 @@ static const char *const seed_free_keys[] = {
     "seed", "train.log_interval", "train.checkpoint_interval", NULL,
 };
 
-static int is_seed_free(const char *path) {
-    for (int i = 0; seed_free_keys[i]; i++) {
-        if (strcmp(path, seed_free_keys[i]) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-// Finds the first key path where two config objects differ, ignoring the
-// seed-free keys. Returns 1 and writes the path into out when they differ.
-static int config_diff(const cJSON *a, const cJSON *b, const char *prefix, char *out,
-                       size_t out_sz) {
-    char path[256];
-    const cJSON *item;
-    cJSON_ArrayForEach(item, a) {
-        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", item->string);
-        if (is_seed_free(path)) {
-            continue;
-        }
-        const cJSON *other = cJSON_GetObjectItemCaseSensitive(b, item->string);
-        if (!other) {
-            snprintf(out, out_sz, "%s (missing in one run)", path);
-            return 1;
-        }
-        if (cJSON_IsObject(item) && cJSON_IsObject(other)) {
-            if (config_diff(item, other, path, out, out_sz)) {
-                return 1;
-            }
-        } else if (!cJSON_Compare(item, other, 1)) {
-            snprintf(out, out_sz, "%s", path);
-            return 1;
-        }
-    }
-
-    // keys only b has
-    cJSON_ArrayForEach(item, b) {
-        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", item->string);
-        if (!is_seed_free(path) && !cJSON_GetObjectItemCaseSensitive(a, item->string)) {
-            snprintf(out, out_sz, "%s (missing in one run)", path);
-            return 1;
-        }
-    }
-    return 0;
-}
-
 // Excludes run i when its config differs from the first run of its method
 // in a key other than the seed-free ones: such runs are not seeds of one
 // experiment.
@@ -454,7 +408,7 @@ static void check_same_config(CompareSet *set, int i, const CompareGroup *grp) {
     }
     const CompareRun *first = &set->runs[grp->runs[0]];
     char key[300];
-    if (config_diff(first->config, run->config, "", key, sizeof key)) {
+    if (compare_config_diff(first->config, run->config, seed_free_keys, "", key, sizeof key)) {
         compare_exclude(&run->head, "excluded, config differs from %s at %s", first->head.dir,
                         key);
     }

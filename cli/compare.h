@@ -165,6 +165,11 @@ void compare_write_flags(const void *runs, size_t stride, int n, int markdown, F
 void compare_warn_flags(const void *runs, size_t stride, int n, FILE *out);
 // Adds the "flagged" list to root, writes root to out and deletes it.
 void compare_json_write(cJSON *root, const void *runs, size_t stride, int n, FILE *out);
+// Finds the first key path (from prefix, "" at the top) where two config
+// objects differ, skipping the paths in the NULL-terminated list skip.
+// Returns 1 and writes the path into out when they differ.
+int compare_config_diff(const cJSON *a, const cJSON *b, const char *const *skip,
+                        const char *prefix, char *out, size_t out_sz);
 
 // Writes an SVG plot of mean success over env steps, one line per method
 // with a +-1 std band and its label at the line's end. Returns 0 or ERR_IO.

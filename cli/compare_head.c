@@ -91,3 +91,47 @@ void compare_json_write(cJSON *root, const void *runs, size_t stride, int n, FIL
     }
     cJSON_Delete(root);
 }
+
+static int is_listed(const char *path, const char *const *keys) {
+    for (int i = 0; keys[i]; i++) {
+        if (strcmp(path, keys[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int compare_config_diff(const cJSON *a, const cJSON *b, const char *const *skip,
+                        const char *prefix, char *out, size_t out_sz) {
+    char path[256];
+    const cJSON *item;
+    cJSON_ArrayForEach(item, a) {
+        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", item->string);
+        if (is_listed(path, skip)) {
+            continue;
+        }
+        const cJSON *other = cJSON_GetObjectItemCaseSensitive(b, item->string);
+        if (!other) {
+            snprintf(out, out_sz, "%s (missing in one run)", path);
+            return 1;
+        }
+        if (cJSON_IsObject(item) && cJSON_IsObject(other)) {
+            if (compare_config_diff(item, other, skip, path, out, out_sz)) {
+                return 1;
+            }
+        } else if (!cJSON_Compare(item, other, 1)) {
+            snprintf(out, out_sz, "%s", path);
+            return 1;
+        }
+    }
+
+    // keys only b has
+    cJSON_ArrayForEach(item, b) {
+        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", item->string);
+        if (!is_listed(path, skip) && !cJSON_GetObjectItemCaseSensitive(a, item->string)) {
+            snprintf(out, out_sz, "%s (missing in one run)", path);
+            return 1;
+        }
+    }
+    return 0;
+}

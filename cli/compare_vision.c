@@ -63,6 +63,13 @@ int compare_runs_kind(const char *const *dirs, int n_dirs, char *err, size_t err
 }
 
 // Reads config.json and, when present, summary.json of one run.
+// Config keys that may differ between seeds of one method: the seed, and
+// keys that change where data is cached, what is logged or which STL run
+// Delta_I is taken against, but not what is trained.
+static const char *const seed_free_keys[] = {
+    "seed", "data.cache_dir", "train.log_interval", "stl_summary", NULL,
+};
+
 static int vision_run_load(VisionRun *run, const char *dir, char *err, size_t err_sz) {
     memset(run, 0, sizeof *run);
     run->params = run->train_seconds = run->delta_i = run->mean_first = NAN;
@@ -89,7 +96,7 @@ static int vision_run_load(VisionRun *run, const char *dir, char *err, size_t er
     run->n_train = int_or_missing(config, "data", "n_train");
     run->n_test = int_or_missing(config, "data", "n_test");
     run->epochs = int_or_missing(config, "train", "epochs");
-    cJSON_Delete(config);
+    run->config = config;
 
     snprintf(path, sizeof path, "%s/summary.json", dir);
     FILE *probe = fopen(path, "rb");
@@ -140,28 +147,34 @@ static void check_protocol(VisionRun *run, const VisionRun *ref) {
     }
 }
 
-// Lists the (task, metric) pairs of the reference run's "test" object.
-static int list_metrics(VisionSet *set, const VisionRun *ref, char *err, size_t err_sz) {
-    const cJSON *test = cJSON_GetObjectItemCaseSensitive(ref->summary, "test");
+// Adds the numeric (task, metric) pairs of run's "test" object that the
+// list does not have yet, so that a metric a run reports as null (or
+// leaves out) still has its row when other runs report it.
+static int add_metrics(VisionSet *set, const VisionRun *run, char *err, size_t err_sz) {
+    const cJSON *test = cJSON_GetObjectItemCaseSensitive(run->summary, "test");
     const cJSON *task, *metric;
     cJSON_ArrayForEach(task, test) {
         cJSON_ArrayForEach(metric, task) {
             if (!cJSON_IsNumber(metric)) {
                 continue;
             }
+            int known = 0;
+            for (int m = 0; m < set->n_metrics && !known; m++) {
+                known = strcmp(set->metrics[m].task, task->string) == 0 &&
+                        strcmp(set->metrics[m].name, metric->string) == 0;
+            }
+            if (known) {
+                continue;
+            }
             if (set->n_metrics >= VISION_MAX_METRICS) {
                 return err_set(err, err_sz, ERR_FORMAT, "%s/summary.json: more than %d test "
-                               "metrics", ref->head.dir, VISION_MAX_METRICS);
+                               "metrics", run->head.dir, VISION_MAX_METRICS);
             }
             VisionMetric *m = &set->metrics[set->n_metrics++];
             snprintf(m->task, sizeof m->task, "%s", task->string);
             snprintf(m->name, sizeof m->name, "%s", metric->string);
             m->lower_is_better = vis_metric_lower_is_better(metric->string);
         }
-    }
-    if (set->n_metrics == 0) {
-        return err_set(err, err_sz, ERR_FORMAT, "%s/summary.json: \"test\" has no metrics",
-                       ref->head.dir);
     }
     return 0;
 }
@@ -298,11 +311,7 @@ int vision_set_build(VisionSet *set, const char *const *dirs, int n_dirs, const 
         vision_set_deinit(set);
         return r0;
     }
-    int rc = list_metrics(set, &set->runs[r0], err, err_sz);
-    if (rc != 0) {
-        vision_set_deinit(set);
-        return rc;
-    }
+
     for (int i = 0; i < set->n_runs; i++) {
         VisionRun *run = &set->runs[i];
         if (run->head.excluded) {
@@ -318,7 +327,27 @@ int vision_set_build(VisionSet *set, const char *const *dirs, int n_dirs, const 
             vision_set_deinit(set);
             return err_set(err, err_sz, ERR_ARG, "more than %d methods", COMPARE_MAX_GROUPS);
         }
+        const VisionGroup *grp = &set->groups[g];
+        char key[300];
+        if (grp->n_runs > 0 &&
+            compare_config_diff(set->runs[grp->runs[0]].config, run->config, seed_free_keys,
+                                "", key, sizeof key)) {
+            compare_exclude(&run->head, "excluded, config differs from %s at %s",
+                            set->runs[grp->runs[0]].head.dir, key);
+            continue;
+        }
+        int rc = add_metrics(set, run, err, err_sz);
+        if (rc != 0) {
+            vision_set_deinit(set);
+            return rc;
+        }
         set->groups[g].runs[set->groups[g].n_runs++] = i;
+    }
+    if (set->n_metrics == 0) {
+        err_set(err, err_sz, ERR_FORMAT, "%s/summary.json: \"test\" has no metrics",
+                set->runs[r0].head.dir);
+        vision_set_deinit(set);
+        return ERR_FORMAT;
     }
     for (int g = 0; g < set->n_groups; g++) {
         group_aggregate(set, &set->groups[g]);
@@ -343,7 +372,9 @@ int vision_set_build(VisionSet *set, const char *const *dirs, int n_dirs, const 
 
 void vision_set_deinit(VisionSet *set) {
     for (int i = 0; i < set->n_runs; i++) {
+        cJSON_Delete(set->runs[i].config);
         cJSON_Delete(set->runs[i].summary);
+        set->runs[i].config = NULL;
         set->runs[i].summary = NULL;
     }
     set->n_runs = 0;

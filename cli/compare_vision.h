@@ -8,9 +8,12 @@
 // Runs are grouped by method, and the runs of a group are its seeds.
 //
 // Runs that cannot be compared are flagged and left out: a run with no
-// summary.json is incomplete, and a run whose protocol (dataset,
+// summary.json is incomplete, a run whose protocol (dataset,
 // data.n_train, data.n_test, train.epochs) differs from the first usable run
-// is mismatched. The metrics listed are those of the first usable run.
+// is mismatched, and a run whose config differs from the first run of its
+// method in any key but seed, data.cache_dir, train.log_interval and
+// stl_summary is not another seed of that experiment. The metrics listed are every numeric test metric that a
+// usable run reports, in the order first seen.
 #ifndef CLI_COMPARE_VISION_H
 #define CLI_COMPARE_VISION_H
 
@@ -37,6 +40,7 @@ int compare_runs_kind(const char *const *dirs, int n_dirs, char *err, size_t err
 
 typedef struct VisionRun {
     CompareRunHead head;                 // first, for the compare_head helpers
+    cJSON *config;                       // config.json, owned
     cJSON *summary;                      // summary.json, owned; NULL when incomplete
     char dataset[COMPARE_NAME_LEN];
     long long n_train, n_test, epochs;   // protocol, from config.json

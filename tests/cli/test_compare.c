@@ -696,13 +696,15 @@ static void vision_fixture_write(const VisionFixture *fx, char *dir, size_t dir_
     } else {
         snprintf(delta, sizeof delta, "%.17g", fx->delta_i);
     }
+    char top[40];
+    snprintf(top, sizeof top, isnan(fx->top_acc) ? "null" : "%.17g", fx->top_acc);
     snprintf(text, sizeof text,
              "{\"dataset\": \"multifashion\", \"method\": \"%s\", \"seed\": %d,\n"
              " \"params\": %.0f, \"train_seconds\": %.17g,\n"
-             " \"test\": {\"top_left\": {\"acc\": %.17g},\n"
+             " \"test\": {\"top_left\": {\"acc\": %s},\n"
              "          \"bottom_right\": {\"acc\": %.17g, \"abs_err\": %.17g}},\n"
              " \"mean_first_metric\": %.17g, \"delta_i\": %s}\n",
-             fx->method, fx->seed, fx->params, fx->seconds, fx->top_acc, fx->bottom_acc,
+             fx->method, fx->seed, fx->params, fx->seconds, top, fx->bottom_acc,
              fx->bottom_err, fx->mean_first, delta);
     write_file(dir, "summary.json", text);
 }
@@ -783,6 +785,56 @@ static void test_vision_aggregate(void) {
 
 // A null delta_i leaves the seed out of Delta_I and moves p to
 // mean_first_metric; one seed prints n/a for std and p.
+// A metric that the first run reports as null keeps its row from the
+// other runs.
+static void test_vision_metric_null_in_first_run(void) {
+    const VisionFixture null_top = {"v-hps-null", "hps", 9, 6, 1, NAN, 0.8, 0.5, 1.0, 0.75,
+                                    1000, 100};
+    char dirs[7][1024], picked[2][1024], err[1024] = "";
+    write_vision_runs(dirs);
+    vision_fixture_write(&null_top, picked[0], sizeof picked[0]);
+    memcpy(picked[1], dirs[2], sizeof picked[1]);
+    VisionSet *set = calloc(1, sizeof *set);
+    CHECK_EQ_INT(0, vision_build(set, picked, 2, NULL, err, sizeof err));
+    CHECK_EQ_INT(3, set->n_metrics);
+    int top = -1;
+    for (int m = 0; m < set->n_metrics; m++) {
+        if (strcmp(set->metrics[m].task, "top_left") == 0) {
+            top = m;
+        }
+    }
+    CHECK(top >= 0);
+    if (top >= 0) {
+        CHECK_EQ_INT(0, set->groups[0].metric_n[top]);   // hps: null
+        CHECK_EQ_INT(1, set->groups[1].metric_n[top]);   // stl
+    }
+    vision_set_deinit(set);
+    free(set);
+}
+
+// A run of a method whose config differs from its first seed's in a key
+// other than the seed is flagged, not averaged in as another seed.
+static void test_vision_other_config_excluded(void) {
+    const VisionFixture other_lr = {"v-hps-lr", "hps", 5, 6, 1, 0.9, 0.9, 0.1, 9.0, 0.9,
+                                    1000, 100};
+    char dirs[7][1024], picked[3][1024], err[1024] = "";
+    write_vision_runs(dirs);
+    memcpy(picked[0], dirs[0], sizeof picked[0]);
+    memcpy(picked[1], dirs[2], sizeof picked[1]);
+    vision_fixture_write(&other_lr, picked[2], sizeof picked[2]);
+    write_file(picked[2], "config.json",
+               "{\"dataset\": \"multifashion\", \"data\": {\"n_train\": 0, \"n_test\": 500},\n"
+               " \"method\": \"hps\", \"seed\": 5, \"train\": {\"epochs\": 6, \"lr\": 0.5}}\n");
+    VisionSet *set = calloc(1, sizeof *set);
+    CHECK_EQ_INT(0, vision_build(set, picked, 3, NULL, err, sizeof err));
+    CHECK_EQ_INT(1, set->runs[2].head.excluded);
+    CHECK_STR_CONTAINS(set->runs[2].head.flag, "config differs from");
+    CHECK_STR_CONTAINS(set->runs[2].head.flag, "train.lr (missing in one run)");
+    CHECK_EQ_INT(1, set->groups[0].n_runs);
+    vision_set_deinit(set);
+    free(set);
+}
+
 static void test_vision_null_delta_and_one_seed(void) {
     char dirs[7][1024], err[1024] = "";
     write_vision_runs(dirs);
@@ -1004,6 +1056,8 @@ int main(void) {
     RUN_TEST(test_plots_written);
     RUN_TEST(test_vision_aggregate);
     RUN_TEST(test_vision_null_delta_and_one_seed);
+    RUN_TEST(test_vision_metric_null_in_first_run);
+    RUN_TEST(test_vision_other_config_excluded);
     RUN_TEST(test_vision_output_formats);
     RUN_TEST(test_vision_and_train_mixed);
     RUN_TEST(test_cli_exit_codes);
