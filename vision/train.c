@@ -618,6 +618,10 @@ static const char *const protocol_keys[] = {"dataset", "data.dir", "data.n_train
 // Checks the STL run's config.json, beside its summary.json, against the
 // protocol of this run. Returns 0, or an error naming the first differing key.
 static int check_stl_protocol(const Trainer *tr, char *err, size_t err_sz) {
+    if (!file_exists(tr->cfg.stl_summary)) {
+        return err_set(err, err_sz, ERR_IO, "stl_summary %s: file not found",
+                       tr->cfg.stl_summary);
+    }
     const char *slash = strrchr(tr->cfg.stl_summary, '/');
     int dir_len = slash ? (int)(slash - tr->cfg.stl_summary) + 1 : 0;
     char path[1100];
@@ -625,6 +629,10 @@ static int check_stl_protocol(const Trainer *tr, char *err, size_t err_sz) {
     VisConfig stl;
     vis_config_defaults(&stl);
     int rc = cfg_load_file(&vis_config_schema, &stl, path, err, err_sz);
+    if (rc == 0 && strcmp(stl.method, "stl") != 0) {
+        rc = err_set(err, err_sz, ERR_CONFIG, "stl_summary %s belongs to a %s run, not stl",
+                     tr->cfg.stl_summary, stl.method);
+    }
     int n = (int)(sizeof protocol_keys / sizeof protocol_keys[0]);
     for (int i = 0; rc == 0 && i < n; i++) {
         const CfgField *f = cfg_find(&vis_config_schema, protocol_keys[i]);
@@ -648,11 +656,12 @@ static int write_summary(Trainer *tr, const VisTaskMetrics *test, char *err, siz
     char why[1024] = "";
     if (tr->method == VIS_METHOD_STL) {
         delta = 0.0;
-    } else if (tr->cfg.stl_summary[0]) {
+    } else if (!tr->cfg.stl_summary[0]) {
+        snprintf(why, sizeof why, "no stl_summary in the config");
+    } else {
         VisTaskMetrics stl[VIS_MAX_TASKS];
         if (check_stl_protocol(tr, why, sizeof why) != 0) {
-            log_warn("vision: no Delta_I: the STL reference does not match this run: %s",
-                     why);
+            log_warn("vision: no Delta_I: %s", why);
         } else if (vis_read_stl_summary(tr->cfg.stl_summary, &tr->ds, stl, why,
                                         sizeof why) == 0) {
             delta = vis_delta_i(test, stl, T);

@@ -144,6 +144,21 @@ static void delta_i_against_stl_run(void) {
     char *missing = summary_field("pcgrad-short", "delta_i_missing");
     CHECK_STR_CONTAINS(missing, "train.epochs differs");
     free(missing);
+
+    // a reference that is not an STL run, or not there, is named as such
+    char set[700];
+    snprintf(set, sizeof set, "stl_summary=%s/pcgrad/summary.json", tmp);
+    rc = run("pcgrad.json", "pcgrad-wrong-ref", 0, set, err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    missing = summary_field("pcgrad-wrong-ref", "delta_i_missing");
+    CHECK_STR_CONTAINS(missing, "belongs to a pcgrad run, not stl");
+    free(missing);
+    snprintf(set, sizeof set, "stl_summary=%s/nowhere/summary.json", tmp);
+    rc = run("pcgrad.json", "pcgrad-no-ref", 0, set, err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    missing = summary_field("pcgrad-no-ref", "delta_i_missing");
+    CHECK_STR_CONTAINS(missing, "nowhere/summary.json: file not found");
+    free(missing);
 }
 
 static void conal_searches_then_retrains(void) {
