@@ -464,6 +464,59 @@ static int write_record(Trainer *tr, const double *loss_sum, long n_steps,
     return rc;
 }
 
+// Keeps the records of metrics.jsonl that the checkpoint covers: whole
+// lines of epochs up to the checkpoint's stage and epoch. A run killed
+// after writing a record but before its checkpoint redoes that epoch, and
+// one killed mid-line left a partial line; neither may stay in the file.
+static int trim_records(const Trainer *tr, char *err, size_t err_sz) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", tr->dir);
+    if (!file_exists(path)) {
+        return 0;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    int rc = file_read_all(path, &text, &len, err, err_sz);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t kept = 0, dropped = 0;
+    for (size_t at = 0; at < len;) {
+        char *nl = memchr(text + at, '\n', len - at);
+        if (!nl) {
+            dropped++;   // a partial last line
+            break;
+        }
+        *nl = '\0';
+        cJSON *rec = cJSON_Parse(text + at);
+        const cJSON *stage = cJSON_GetObjectItemCaseSensitive(rec, "stage");
+        const cJSON *epoch = cJSON_GetObjectItemCaseSensitive(rec, "epoch");
+        int keep = cJSON_IsString(stage) && cJSON_IsNumber(epoch);
+        if (keep) {
+            int rec_stage = strcmp(stage->valuestring, "train") == 0;
+            keep = rec_stage < tr->stage ||
+                   (rec_stage == tr->stage && epoch->valueint <= tr->epoch);
+        }
+        cJSON_Delete(rec);
+        size_t line_len = (size_t)(nl - (text + at)) + 1;
+        if (keep) {
+            memmove(text + kept, text + at, line_len);
+            text[kept + line_len - 1] = '\n';
+            kept += line_len;
+        } else {
+            dropped++;
+        }
+        at += line_len;
+    }
+    if (dropped > 0) {
+        log_warn("vision: dropped %zu record(s) of metrics.jsonl past the checkpoint or cut "
+                 "off", dropped);
+        rc = file_write_atomic(path, text, kept, err, err_sz);
+    }
+    free(text);
+    return rc;
+}
+
 // Logs one progress line of labelled fields.
 static void log_progress(const Trainer *tr, const double *loss_sum, long n, double img_s) {
     char buf[1024];
@@ -943,6 +996,9 @@ int vis_train_main(const VisTrainOptions *opt, char *err, size_t err_sz) {
         }
         if (rc == 0 && opt->resume) {
             rc = check_not_finished(tr, err, err_sz);
+        }
+        if (rc == 0 && opt->resume) {
+            rc = trim_records(tr, err, err_sz);
         }
     }
     // SIGINT and SIGTERM stop the run between steps with a checkpoint. The

@@ -97,8 +97,33 @@ static void resume_matches_straight_run(void) {
     char err[1024];
     int rc = run("hps.json", "hps-r", 0, "train.epochs=1", err, sizeof err);
     CHECK_MSG(rc == 0, "%s", err);
+
+    // a record past the checkpoint and a line cut off by a kill are dropped
+    char path[700];
+    snprintf(path, sizeof path, "%s/hps-r/metrics.jsonl", tmp);
+    CHECK_EQ_INT(0, file_append_line(path, "{\"stage\": \"train\", \"epoch\": 2}", err,
+                                     sizeof err));
+    FILE *f = fopen(path, "a");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("{\"stage\": \"tr", f);
+        fclose(f);
+    }
     rc = run("hps.json", "hps-r", 1, "train.epochs=2", err, sizeof err);
     CHECK_MSG(rc == 0, "%s", err);
+    char *text = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(0, file_read_all(path, &text, &len, err, sizeof err));
+    int lines = 0, parsed = 0;
+    for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+        cJSON *rec = cJSON_Parse(line);
+        lines++;
+        parsed += rec != NULL;
+        cJSON_Delete(rec);
+    }
+    CHECK_EQ_INT(2, lines);
+    CHECK_EQ_INT(2, parsed);
+    free(text);
     char *a = summary_field("hps-a", "test"), *r = summary_field("hps-r", "test");
     CHECK(a != NULL);
     CHECK(r != NULL);
