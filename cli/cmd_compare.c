@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/compare.h"
 #include "cli/compare_vision.h"
+#include "common/error.h"
 
 static void print_usage(FILE *out) {
     fprintf(out,
@@ -70,10 +71,11 @@ static int compare_vision(const char *const *dirs, int n_dirs, const char *basel
         return 1;
     }
     char err[2048];
-    if (vision_set_build(set, dirs, n_dirs, baseline, err, sizeof err) != 0) {
+    int rc = vision_set_build(set, dirs, n_dirs, baseline, err, sizeof err);
+    if (rc != 0) {
         fprintf(stderr, "conal compare: %s\n", err);
         free(set);
-        return 1;
+        return rc == ERR_ARG ? 2 : 1;   // a bad --baseline or run list is a usage error
     }
     compare_warn_flags(set->runs, sizeof set->runs[0], set->n_runs, stderr);
     vision_set_write(set, format, stdout);
@@ -154,10 +156,11 @@ int cmd_compare(int argc, char **argv) {
         fprintf(stderr, "conal compare: out of memory\n");
         return 1;
     }
-    if (compare_set_build(set, dirs, n_dirs, baseline, err, sizeof err) != 0) {
+    int build_rc = compare_set_build(set, dirs, n_dirs, baseline, err, sizeof err);
+    if (build_rc != 0) {
         fprintf(stderr, "conal compare: %s\n", err);
         free(set);
-        return 1;
+        return build_rc == ERR_ARG ? 2 : 1;   // a bad --baseline or run list is a usage error
     }
     compare_warn_flags(set->runs, sizeof set->runs[0], set->n_runs, stderr);
     compare_set_write(set, format, stdout);

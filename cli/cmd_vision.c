@@ -60,6 +60,10 @@ int cmd_vision(int argc, char **argv) {
             opt.resume = 1;
         } else if (strcmp(a, "--out") == 0 && has_value) {
             opt.out_dir = argv[++i];
+            if (!opt.out_dir[0]) {
+                fprintf(stderr, "conal vision: --out needs a directory name, not ''\n");
+                return 2;
+            }
         } else if (strcmp(a, "--seed") == 0 && has_value) {
             opt.seed = parse_count(argv[++i]);
             if (opt.seed < 0) {
@@ -81,6 +85,11 @@ int cmd_vision(int argc, char **argv) {
                 return 2;
             }
             opt.sets[opt.n_sets++] = argv[++i];
+            if (!strchr(argv[i], '=')) {
+                fprintf(stderr, "conal vision: --set '%s': expected KEY=VALUE, e.g. --set "
+                                "train.epochs=2\n", argv[i]);
+                return 2;
+            }
         } else if (a[0] != '-' && !opt.config_path) {
             opt.config_path = a;
         } else {

@@ -327,7 +327,7 @@ int cfg_set(const CfgSchema *schema, void *cfg, const char *assignment,
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment) {
         return err_set(err, err_sz, ERR_ARG,
-                       "--set %s: expected key=value, e.g. train.steps=1000", assignment);
+                       "--set %s: expected KEY=VALUE, e.g. seed=3", assignment);
     }
     char path[256];
     size_t n = (size_t)(eq - assignment);

@@ -35,14 +35,15 @@ int file_read_all(const char *path, char **out, size_t *out_n, char *err, size_t
         }
         buf = grown;
     }
-    int failed = ferror(fp);
+    int failed = ferror(fp), read_errno = errno;
     fclose(fp);
     if (!buf) {
         return err_set(err, err_sz, ERR_NOMEM, "%s: out of memory reading file", path);
     }
     if (failed) {
         free(buf);
-        return err_set(err, err_sz, ERR_IO, "%s: read failed", path);
+        // a directory opens for reading and fails on the first read (EISDIR)
+        return err_set(err, err_sz, ERR_IO, "%s: read failed: %s", path, strerror(read_errno));
     }
     buf[n] = '\0';
     *out = buf;

@@ -829,7 +829,8 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", tr->dir);
     snprintf(cfg_path, sizeof cfg_path, "%s/config.json", tr->dir);
     if (opt->resume && !file_exists(ckpt)) {
-        return err_set(err, err_sz, ERR_IO, "--resume: %s not found", ckpt);
+        return err_set(err, err_sz, ERR_IO, "--resume: %s not found; start the run "
+                       "without --resume", ckpt);
     }
     if (!opt->resume && file_exists(ckpt)) {
         return err_set(err, err_sz, ERR_ARG, "%s already contains a run; pass --resume "

@@ -994,7 +994,7 @@ static void test_cli_exit_codes(void) {
     CHECK_STR_CONTAINS(err, "--format yaml");
     free(err);
 
-    CHECK_EQ_INT(1, run_cli("'%s' --baseline cagrad", dirs[0]));
+    CHECK_EQ_INT(2, run_cli("'%s' --baseline cagrad", dirs[0]));
     CHECK_EQ_INT(2, run_cli("'%s' --plot out.pdf", dirs[0]));
     CHECK_EQ_INT(2, run_cli("'%s' --bogus", dirs[0]));
     CHECK_EQ_INT(1, run_cli("'%s/no-such-run'", tmp_root));
@@ -1030,7 +1030,7 @@ static void test_cli_vision_runs(void) {
     err = slurp(path, &n);
     CHECK_STR_CONTAINS(err, "no curve");
     free(err);
-    CHECK_EQ_INT(1, run_cli("'%s' --baseline mtsac", vdirs[0]));
+    CHECK_EQ_INT(2, run_cli("'%s' --baseline mtsac", vdirs[0]));
     CHECK_EQ_INT(1, run_cli("'%s'", vdirs[4]));
 }
 

@@ -202,7 +202,7 @@ static void resolve_reports_every_error(void) {
     CHECK_STR_CONTAINS(err, "config: agent.nope: unknown key");
     CHECK_STR_CONTAINS(err, "config: agent.lr:");
     CHECK_STR_CONTAINS(err, "config: agent.method:");
-    CHECK_STR_CONTAINS(err, "--set train.steps: expected key=value");
+    CHECK_STR_CONTAINS(err, "--set train.steps: expected KEY=VALUE");
     CHECK(strstr(err, "agent.bias") == NULL);
     CHECK_EQ_INT(1, c.use_bias);
 
