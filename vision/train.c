@@ -670,6 +670,15 @@ static const char *const protocol_keys[] = {"dataset", "data.dir", "data.n_train
 
 // Checks the STL run's config.json, beside its summary.json, against the
 // protocol of this run. Returns 0, or an error naming the first differing key.
+// Drops the slashes at the end of a folder name (keeping a lone "/"), so
+// that "DIR/" and "DIR" name the same data.dir in protocol checks.
+static void strip_trailing_slashes(char *dir) {
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') {
+        dir[--n] = '\0';
+    }
+}
+
 static int check_stl_protocol(const Trainer *tr, char *err, size_t err_sz) {
     if (!file_exists(tr->cfg.stl_summary)) {
         return err_set(err, err_sz, ERR_IO, "stl_summary %s: file not found",
@@ -682,6 +691,7 @@ static int check_stl_protocol(const Trainer *tr, char *err, size_t err_sz) {
     VisConfig stl;
     vis_config_defaults(&stl);
     int rc = cfg_load_file(&vis_config_schema, &stl, path, err, err_sz);
+    strip_trailing_slashes(stl.data_dir);
     if (rc == 0 && strcmp(stl.method, "stl") != 0) {
         rc = err_set(err, err_sz, ERR_CONFIG, "stl_summary %s belongs to a %s run, not stl",
                      tr->cfg.stl_summary, stl.method);
@@ -816,6 +826,7 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
     if (rc != 0) {
         return rc;
     }
+    strip_trailing_slashes(tr->cfg.data_dir);
 
     // run directory: --out, or one named after dataset, method and seed
     tr->method = (VisMethod)vis_method_parse(tr->cfg.method);
@@ -856,6 +867,7 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
         VisConfig old;
         saved_config_defaults(&old);
         rc = cfg_load_file(&vis_config_schema, &old, cfg_path, err, err_sz);
+        strip_trailing_slashes(old.data_dir);
         static const char *const may_change[] = {"train.epochs", NULL};
         const CfgField *f =
             rc == 0 ? cfg_diff(&vis_config_schema, &old, &tr->cfg, may_change) : NULL;
