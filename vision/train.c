@@ -466,8 +466,8 @@ static int write_record(Trainer *tr, const double *loss_sum, long n_steps,
 
 // Keeps the records of metrics.jsonl that the checkpoint covers: whole
 // lines of epochs up to the checkpoint's stage and epoch. A run killed
-// after writing a record but before its checkpoint redoes that epoch, and
-// one killed mid-line left a partial line; neither may stay in the file.
+// after writing a record but before its checkpoint redoes that epoch. A
+// run killed mid-line left a partial line. Both are dropped.
 static int trim_records(const Trainer *tr, char *err, size_t err_sz) {
     char path[1100];
     snprintf(path, sizeof path, "%s/metrics.jsonl", tr->dir);
@@ -480,7 +480,8 @@ static int trim_records(const Trainer *tr, char *err, size_t err_sz) {
     if (rc != 0) {
         return rc;
     }
-    size_t kept = 0, dropped = 0;
+    size_t kept_len = 0, dropped = 0;
+
     for (size_t at = 0; at < len;) {
         char *nl = memchr(text + at, '\n', len - at);
         if (!nl) {
@@ -500,18 +501,19 @@ static int trim_records(const Trainer *tr, char *err, size_t err_sz) {
         cJSON_Delete(rec);
         size_t line_len = (size_t)(nl - (text + at)) + 1;
         if (keep) {
-            memmove(text + kept, text + at, line_len);
-            text[kept + line_len - 1] = '\n';
-            kept += line_len;
+            memmove(text + kept_len, text + at, line_len);
+            text[kept_len + line_len - 1] = '\n';
+            kept_len += line_len;
         } else {
             dropped++;
         }
         at += line_len;
     }
+
     if (dropped > 0) {
         log_warn("vision: dropped %zu record(s) of metrics.jsonl past the checkpoint or cut "
                  "off", dropped);
-        rc = file_write_atomic(path, text, kept, err, err_sz);
+        rc = file_write_atomic(path, text, kept_len, err, err_sz);
     }
     free(text);
     return rc;
