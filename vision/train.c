@@ -313,6 +313,11 @@ static int load_checkpoint(Trainer *tr, char *err, size_t err_sz) {
     CkptMeta meta;
     CkptSteps steps;
     rc = nn_ckpt_read(&ck, "meta", &meta, sizeof meta, err, err_sz);
+    int searches = vis_method_searches(tr->method);
+    if (rc == 0 && (meta.stage < !searches || meta.stage > 1 || meta.epoch < 0)) {
+        rc = err_set(err, err_sz, ERR_FORMAT, "stage %d epoch %d does not fit method %s",
+                     meta.stage, meta.epoch, tr->cfg.method);
+    }
     if (rc == 0) {
         tr->stage = meta.stage;
         tr->epoch = meta.epoch;
@@ -369,6 +374,14 @@ static int load_checkpoint(Trainer *tr, char *err, size_t err_sz) {
                               err, err_sz);
         }
         tr->have_partial = rc == 0;
+    }
+    if (rc != 0 && rc != ERR_NOMEM) {
+        // the file passed its checks, so its sections were written for
+        // another config: most likely it was copied from another run
+        char why[1024];
+        snprintf(why, sizeof why, "%s", err);
+        err_set(err, err_sz, rc, "%s does not fit the run's config.json (copied from another "
+                "run?): %s", path, why);
     }
     if (rc == 0) {
         memcpy(net->step_shared, steps.step_shared, sizeof steps.step_shared);

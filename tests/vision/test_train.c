@@ -341,6 +341,23 @@ static void rejects_reuse_and_changed_resume(void) {
     CHECK_EQ_INT(0, file_write_atomic(path, "{\"epoch\": 1}\n", 13, err, sizeof err));
     CHECK_EQ_INT(ERR_ARG, run("hps.json", "stopped", 0, NULL, err, sizeof err));
     CHECK_STR_CONTAINS(err, "contains metrics.jsonl but no checkpoint.bin");
+    // a checkpoint copied in from a run of another method is named as such
+    char copied[600], src[700], dst[700];
+    snprintf(copied, sizeof copied, "%s/copied", tmp);
+    CHECK_EQ_INT(0, file_mkdirs(copied, err, sizeof err));
+    const char *files[2][2] = {{"hps-a", "config.json"}, {"stl", "checkpoint.bin"}};
+    for (int i = 0; i < 2; i++) {
+        char *data = NULL;
+        size_t n = 0;
+        snprintf(src, sizeof src, "%s/%s/%s", tmp, files[i][0], files[i][1]);
+        snprintf(dst, sizeof dst, "%s/%s", copied, files[i][1]);
+        CHECK_EQ_INT(0, file_read_all(src, &data, &n, err, sizeof err));
+        CHECK_EQ_INT(0, file_write_atomic(dst, data, n, err, sizeof err));
+        free(data);
+    }
+    CHECK(run("hps.json", "copied", 1, "train.epochs=3", err, sizeof err) != 0);
+    CHECK_STR_CONTAINS(err, "does not fit the run's config.json (copied from another run?)");
+
     CHECK_EQ_INT(ERR_CONFIG, run("hps.json", "big-batch", 0, "train.batch_size=600", err,
                                  sizeof err));
     CHECK_STR_CONTAINS(err, "train.batch_size: 600 is larger than the 512 training images");
