@@ -843,6 +843,20 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
     }
     strip_trailing_slashes(tr->cfg.data_dir);
 
+    // keys the dataset's network does not have are accepted but say so
+    VisConfig defaults;
+    vis_config_defaults(&defaults);
+    int image_level = strcmp(tr->cfg.dataset, "multifashion") == 0 ||
+                      strcmp(tr->cfg.dataset, "celeba") == 0;
+    if (image_level && (tr->cfg.n_dec != defaults.n_dec ||
+                        memcmp(tr->cfg.dec, defaults.dec, sizeof defaults.dec) != 0)) {
+        log_warn("vision: arch.dec is not used: %s has image-level tasks and no decoder",
+                 tr->cfg.dataset);
+    }
+    if (!image_level && tr->cfg.hidden != defaults.hidden) {
+        log_warn("vision: arch.hidden is not used: %s has per-pixel tasks", tr->cfg.dataset);
+    }
+
     // run directory: --out, or one named after dataset, method and seed
     tr->method = (VisMethod)vis_method_parse(tr->cfg.method);
     if (opt->out_dir) {
