@@ -1,7 +1,10 @@
 // Whole-file reads, atomic writes, appends and CRC-32.
+// realpath is an XSI function, declared only with _XOPEN_SOURCE.
+#define _XOPEN_SOURCE 700
 #include "common/fileio.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -205,4 +208,16 @@ int file_lock_dir(const char *dir, int *fd, char *err, size_t err_sz) {
         (void)!pwrite(*fd, pid, (size_t)n, 0);
     }
     return ERR_OK;
+}
+
+int file_resolve(const char *path, char *out, size_t out_sz) {
+    char real[PATH_MAX];
+    if (!realpath(path, real)) {
+        return -1;
+    }
+    if (strlen(real) >= out_sz) {
+        return -1;
+    }
+    memcpy(out, real, strlen(real) + 1);
+    return 0;
 }

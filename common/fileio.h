@@ -49,6 +49,11 @@ int file_lock_dir(const char *dir, int *fd, char *err, size_t err_sz);
 // 1 if path exists (file or directory).
 int file_exists(const char *path);
 
+// Writes the absolute path of an existing file or folder into out, with
+// symbolic links, "." and ".." resolved. Returns 0, or -1 when path does
+// not exist or the result does not fit out_sz.
+int file_resolve(const char *path, char *out, size_t out_sz);
+
 // Creates a directory and its parents (mkdir -p). Returns 0 or ERR_IO.
 int file_mkdirs(const char *path, char *err, size_t err_sz);
 

@@ -685,9 +685,17 @@ static const char *const protocol_keys[] = {"dataset", "data.dir", "data.n_train
 
 // Checks the STL run's config.json, beside its summary.json, against the
 // protocol of this run. Returns 0, or an error naming the first differing key.
-// Drops the slashes at the end of a folder name (keeping a lone "/"), so
-// that "DIR/" and "DIR" name the same data.dir in protocol checks.
-static void strip_trailing_slashes(char *dir) {
+// Replaces a data.dir that exists by its absolute path, so that
+// protocol checks compare folders rather than spellings ("cs", "./cs/",
+// a symbolic link). A relative name is resolved against the working
+// directory, which is where the run reads its data. A folder that does
+// not exist only loses its trailing slashes (loading reports it).
+static void resolve_data_dir(char *dir, size_t dir_sz) {
+    char real[1024];
+    if (dir[0] && file_resolve(dir, real, sizeof real) == 0 && strlen(real) < dir_sz) {
+        memcpy(dir, real, strlen(real) + 1);
+        return;
+    }
     size_t n = strlen(dir);
     while (n > 1 && dir[n - 1] == '/') {
         dir[--n] = '\0';
@@ -706,7 +714,7 @@ static int check_stl_protocol(const Trainer *tr, char *err, size_t err_sz) {
     VisConfig stl;
     vis_config_defaults(&stl);
     int rc = cfg_load_file(&vis_config_schema, &stl, path, err, err_sz);
-    strip_trailing_slashes(stl.data_dir);
+    resolve_data_dir(stl.data_dir, sizeof stl.data_dir);
     if (rc == 0 && strcmp(stl.method, "stl") != 0) {
         rc = err_set(err, err_sz, ERR_CONFIG, "stl_summary %s belongs to a %s run, not stl",
                      tr->cfg.stl_summary, stl.method);
@@ -792,8 +800,12 @@ static int write_summary(Trainer *tr, const VisTaskMetrics *test, char *err, siz
                   : err_set(err, err_sz, ERR_NOMEM, "summary.json: out of memory");
     free(text);
     if (rc == 0) {
-        log_info("vision: finished %s delta_i=%.3f train_seconds=%.1f train_cpu_seconds=%.1f",
-                 path, delta, tr->train_seconds, tr->cpu_seconds);
+        char delta_text[32] = "null";
+        if (isfinite(delta)) {
+            snprintf(delta_text, sizeof delta_text, "%.3f", delta);
+        }
+        log_info("vision: finished %s delta_i=%s train_seconds=%.1f train_cpu_seconds=%.1f",
+                 path, delta_text, tr->train_seconds, tr->cpu_seconds);
     }
     return rc;
 }
@@ -841,7 +853,7 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
     if (rc != 0) {
         return rc;
     }
-    strip_trailing_slashes(tr->cfg.data_dir);
+    resolve_data_dir(tr->cfg.data_dir, sizeof tr->cfg.data_dir);
 
     // keys the dataset's network does not have are accepted but say so
     VisConfig defaults;
@@ -896,7 +908,7 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
         VisConfig old;
         saved_config_defaults(&old);
         rc = cfg_load_file(&vis_config_schema, &old, cfg_path, err, err_sz);
-        strip_trailing_slashes(old.data_dir);
+        resolve_data_dir(old.data_dir, sizeof old.data_dir);
         static const char *const may_change[] = {"train.epochs", NULL};
         const CfgField *f =
             rc == 0 ? cfg_diff(&vis_config_schema, &old, &tr->cfg, may_change) : NULL;
