@@ -494,12 +494,15 @@ static int trim_records(const Trainer *tr, char *err, size_t err_sz) {
         return rc;
     }
     size_t kept_len = 0, dropped = 0;
+    int rewrite = 0;
 
     for (size_t at = 0; at < len;) {
+        // a last line without its newline is kept when it is a whole
+        // record (the buffer has room for the newline: text[len] is '\0')
         char *nl = memchr(text + at, '\n', len - at);
         if (!nl) {
-            dropped++;   // a partial last line
-            break;
+            nl = text + len;
+            rewrite = 1;
         }
         *nl = '\0';
         cJSON *rec = cJSON_Parse(text + at);
@@ -526,6 +529,8 @@ static int trim_records(const Trainer *tr, char *err, size_t err_sz) {
     if (dropped > 0) {
         log_warn("vision: dropped %zu record(s) of metrics.jsonl past the checkpoint or cut "
                  "off", dropped);
+    }
+    if (dropped > 0 || rewrite) {
         rc = file_write_atomic(path, text, kept_len, err, err_sz);
     }
     free(text);

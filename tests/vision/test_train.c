@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -124,12 +125,30 @@ static void resume_matches_straight_run(void) {
     CHECK_EQ_INT(2, lines);
     CHECK_EQ_INT(2, parsed);
     free(text);
+
     char *a = summary_field("hps-a", "test"), *r = summary_field("hps-r", "test");
     CHECK(a != NULL);
     CHECK(r != NULL);
     CHECK(a && r && strcmp(a, r) == 0);
     free(a);
     free(r);
+
+    // a whole last record whose newline is missing is kept
+    text = NULL;
+    CHECK_EQ_INT(0, file_read_all(path, &text, &len, err, sizeof err));
+    CHECK(text && len > 0 && text[len - 1] == '\n');
+    free(text);
+    CHECK_EQ_INT(0, truncate(path, (off_t)len - 1));
+    rc = run("hps.json", "hps-r", 1, "train.epochs=3", err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    text = NULL;
+    CHECK_EQ_INT(0, file_read_all(path, &text, &len, err, sizeof err));
+    lines = 0;
+    for (size_t i = 0; text && i < len; i++) {
+        lines += text[i] == '\n';
+    }
+    CHECK_EQ_INT(3, lines);
+    free(text);
 }
 
 // Log sink that keeps the warning about a missing Delta_I in ctx (512 bytes).
