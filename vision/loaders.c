@@ -292,8 +292,8 @@ static int load_dense_item(const VisDataset *ds, const DenseSpec *sp, const char
     return rc;
 }
 
-// Number of files in folder named like 12.npy (digits, then ".npy"), or
-// -1 when the folder cannot be read.
+// Number of files in folder named like 12.npy (a number without leading
+// zeros, then ".npy"), or -1 when the folder cannot be read.
 static int count_numbered_npy(const char *folder) {
     DIR *d = opendir(folder);
     if (!d) {
@@ -305,7 +305,8 @@ static int count_numbered_npy(const char *folder) {
         while (*p >= '0' && *p <= '9') {
             p++;
         }
-        n += p > e->d_name && strcmp(p, ".npy") == 0;
+        int leading_zero = e->d_name[0] == '0' && p - e->d_name > 1;
+        n += p > e->d_name && !leading_zero && strcmp(p, ".npy") == 0;
     }
     closedir(d);
     return n;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -716,6 +717,11 @@ static int check_stl_protocol(const Trainer *tr, char *err, size_t err_sz) {
     int dir_len = slash ? (int)(slash - tr->cfg.stl_summary) + 1 : 0;
     char path[1100];
     snprintf(path, sizeof path, "%.*sconfig.json", dir_len, tr->cfg.stl_summary);
+    if (!file_exists(path)) {
+        return err_set(err, err_sz, ERR_IO, "stl_summary %s: no config.json beside it "
+                       "(expected the summary.json in an STL run directory)",
+                       tr->cfg.stl_summary);
+    }
     VisConfig stl;
     vis_config_defaults(&stl);
     int rc = cfg_load_file(&vis_config_schema, &stl, path, err, err_sz);
@@ -756,6 +762,15 @@ static int write_summary(Trainer *tr, const VisTaskMetrics *test, char *err, siz
         } else if (vis_read_stl_summary(tr->cfg.stl_summary, &tr->ds, stl, why,
                                         sizeof why) == 0) {
             delta = vis_delta_i(test, stl, T);
+            for (int t = 0; t < T; t++) {
+                for (int k = 0; k < stl[t].n; k++) {
+                    if (isnan(stl[t].values[k]) || isnan(test[t].values[k])) {
+                        log_warn("vision: Delta_I leaves out %s.%s, which is null in %s",
+                                 tr->ds.tasks[t].name, stl[t].names[k],
+                                 isnan(stl[t].values[k]) ? "the STL run" : "this run");
+                    }
+                }
+            }
         } else {
             log_warn("vision: no Delta_I: %s (train the stl config first)", why);
         }
@@ -881,6 +896,11 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
     } else {
         snprintf(tr->dir, sizeof tr->dir, "runs/vision-%s-%s-s%lld", tr->cfg.dataset,
                  tr->cfg.method, tr->cfg.seed);
+    }
+    struct stat out_st;
+    if (stat(tr->dir, &out_st) == 0 && !S_ISDIR(out_st.st_mode)) {
+        return err_set(err, err_sz, ERR_ARG, "--out %s: exists and is not a directory",
+                       tr->dir);
     }
     char ckpt[1100], cfg_path[1100];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", tr->dir);
