@@ -582,9 +582,15 @@ static void shuffle(Trainer *tr, int n_fit) {
     }
 }
 
+// Training images of a stage: the search (stage 0) holds out data.n_val of
+// them for the architecture steps.
+static int fit_images(const Trainer *tr, int stage) {
+    return stage == 0 ? tr->ds.train.n - tr->cfg.n_val : tr->ds.train.n;
+}
+
 static int run_epoch(Trainer *tr, VisTaskMetrics *test, char *err, size_t err_sz) {
     int T = tr->ds.n_tasks, B = tr->cfg.batch_size;
-    int n_fit = tr->stage == 0 ? tr->ds.train.n - tr->cfg.n_val : tr->ds.train.n;
+    int n_fit = fit_images(tr, tr->stage);
     double t0 = now_seconds(), t_log = t0, cpu0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
     double log_sum[VIS_MAX_TASKS] = {0};
     long n_log = 0;
@@ -689,8 +695,23 @@ static int run_epoch(Trainer *tr, VisTaskMetrics *test, char *err, size_t err_sz
 static const char *const protocol_keys[] = {"dataset", "data.dir", "data.n_train",
                                             "data.n_test", "train.epochs"};
 
-// Checks the STL run's config.json, beside its summary.json, against the
-// protocol of this run. Returns 0, or an error naming the first differing key.
+// Warns about arch keys set away from their defaults that the dataset's
+// network does not have: the decoder for image-level tasks (all tasks of a
+// dataset are of one level), the dense layer for per-pixel ones.
+static void warn_unused_arch(const Trainer *tr) {
+    VisConfig defaults;
+    vis_config_defaults(&defaults);
+    int image_level = tr->ds.tasks[0].kind == VIS_TASK_CLASS;
+    if (image_level && (tr->cfg.n_dec != defaults.n_dec ||
+                        memcmp(tr->cfg.dec, defaults.dec, sizeof defaults.dec) != 0)) {
+        log_warn("vision: arch.dec is not used: %s has image-level tasks and no decoder",
+                 tr->ds.name);
+    }
+    if (!image_level && tr->cfg.hidden != defaults.hidden) {
+        log_warn("vision: arch.hidden is not used: %s has per-pixel tasks", tr->ds.name);
+    }
+}
+
 // Replaces a data.dir that exists by its absolute path, so that
 // protocol checks compare folders rather than spellings ("cs", "./cs/",
 // a symbolic link). A relative name is resolved against the working
@@ -708,6 +729,8 @@ static void resolve_data_dir(char *dir, size_t dir_sz) {
     }
 }
 
+// Checks the STL run's config.json, beside its summary.json, against the
+// protocol of this run. Returns 0, or an error naming the first differing key.
 static int check_stl_protocol(const Trainer *tr, char *err, size_t err_sz) {
     if (!file_exists(tr->cfg.stl_summary)) {
         return err_set(err, err_sz, ERR_IO, "stl_summary %s: file not found",
@@ -875,20 +898,6 @@ static int resolve_config(Trainer *tr, const VisTrainOptions *opt, char *err, si
     }
     resolve_data_dir(tr->cfg.data_dir, sizeof tr->cfg.data_dir);
 
-    // keys the dataset's network does not have are accepted but say so
-    VisConfig defaults;
-    vis_config_defaults(&defaults);
-    int image_level = strcmp(tr->cfg.dataset, "multifashion") == 0 ||
-                      strcmp(tr->cfg.dataset, "celeba") == 0;
-    if (image_level && (tr->cfg.n_dec != defaults.n_dec ||
-                        memcmp(tr->cfg.dec, defaults.dec, sizeof defaults.dec) != 0)) {
-        log_warn("vision: arch.dec is not used: %s has image-level tasks and no decoder",
-                 tr->cfg.dataset);
-    }
-    if (!image_level && tr->cfg.hidden != defaults.hidden) {
-        log_warn("vision: arch.hidden is not used: %s has per-pixel tasks", tr->cfg.dataset);
-    }
-
     // run directory: --out, or one named after dataset, method and seed
     tr->method = (VisMethod)vis_method_parse(tr->cfg.method);
     if (opt->out_dir) {
@@ -1035,10 +1044,8 @@ int vis_train_main(const VisTrainOptions *opt, char *err, size_t err_sz) {
         rc = err_set(err, err_sz, ERR_CONFIG, "config: data.n_val: %d held-out images leave "
                      "none of the %d training images", tr->cfg.n_val, tr->ds.train.n);
     }
-    // the search trains on the images it does not hold out for the
-    // architecture steps
-    int n_fit = rc == 0 && vis_method_searches(tr->method) ? tr->ds.train.n - tr->cfg.n_val
-                                                           : tr->ds.train.n;
+    // the first stage has the fewest training images
+    int n_fit = rc == 0 ? fit_images(tr, vis_method_searches(tr->method) ? 0 : 1) : 0;
     if (rc == 0 && tr->cfg.batch_size > n_fit) {
         rc = err_set(err, err_sz, ERR_CONFIG, "config: train.batch_size: %d is larger than "
                      "the %d training images; lower it or raise data.n_train",
@@ -1047,6 +1054,7 @@ int vis_train_main(const VisTrainOptions *opt, char *err, size_t err_sz) {
     if (rc == 0) {
         log_info("vision: dataset=%s train=%d test=%d tasks=%d", tr->ds.name, tr->ds.train.n,
                  tr->ds.test.n, tr->ds.n_tasks);
+        warn_unused_arch(tr);
         tr->perm = malloc(sizeof(int) * (size_t)tr->ds.train.n);
         tr->partial = calloc(1, sizeof *tr->partial);
         rc = tr->perm && tr->partial ? 0 : err_set(err, err_sz, ERR_NOMEM, "epoch order: "

@@ -136,7 +136,9 @@ static void resume_matches_straight_run(void) {
     // a whole last record whose newline is missing is kept
     text = NULL;
     CHECK_EQ_INT(0, file_read_all(path, &text, &len, err, sizeof err));
-    CHECK(text && len > 0 && text[len - 1] == '\n');
+    CHECK(text != NULL);
+    CHECK(len > 0);
+    CHECK(text && len > 0 && text[len - 1] == '\n');   // guards keep the read in bounds
     free(text);
     CHECK_EQ_INT(0, truncate(path, (off_t)len - 1));
     rc = run("hps.json", "hps-r", 1, "train.epochs=3", err, sizeof err);
